@@ -1,0 +1,91 @@
+package tiered
+
+import (
+	"context"
+	"time"
+)
+
+// Backend is one storage tier. A backend implements exactly one of [ValueBackend] (in-process,
+// holds decoded values) or [ByteBackend] (holds encoded entries, usually remote), and may implement
+// the optional capability interfaces below, which the cache discovers by type assertion.
+//
+// Backends take keys exactly as the cache gives them; the cache adds Options.Namespace to the keys
+// of byte backends.
+type Backend interface {
+	// Name identifies the backend in stats, logs and traces ("otter", "redis", ...).
+	Name() string
+}
+
+// ValueBackend is an in-process tier that keeps decoded values. It never blocks, so its methods
+// take no context. It holds values the cache gives it as opaque items and must drop them after ttl.
+type ValueBackend interface {
+	Backend
+	// Get returns the item stored under key, if present and not expired.
+	Get(key string) (item any, ok bool)
+	// Set stores item under key for ttl (ttl > 0).
+	Set(key string, item any, ttl time.Duration)
+	// Delete removes the keys.
+	Delete(keys ...string)
+}
+
+// ByteBackend is a tier that keeps encoded entries: the cache's envelope (a header with the
+// entry's timestamps, then the codec's payload). The remaining TTL of what it returns is in the
+// envelope, so one round trip answers a read.
+type ByteBackend interface {
+	Backend
+	// Get returns the bytes stored under key. A missing key is (nil, false, nil).
+	Get(ctx context.Context, key string) ([]byte, bool, error)
+	// Set stores data under key for ttl (ttl > 0).
+	Set(ctx context.Context, key string, data []byte, ttl time.Duration) error
+	// Delete removes the keys; missing keys are not an error.
+	Delete(ctx context.Context, keys ...string) error
+}
+
+// Optional capabilities.
+
+// ContextHonouring is implemented by byte backends that return promptly when their context is
+// done. For other backends the cache runs each call on its own goroutine so that a stuck backend
+// never holds a caller past the tier's Timeout.
+type ContextHonouring interface {
+	HonoursContext() bool
+}
+
+// Clearer removes every entry of a backend (for a byte backend: every key under the namespace).
+type Clearer interface {
+	Clear(ctx context.Context) error
+}
+
+// ValuePatternDeleter deletes from an in-process tier every key matching a Redis-style glob.
+type ValuePatternDeleter interface {
+	DeletePattern(pattern string) int
+}
+
+// PatternDeleter deletes from a byte tier every key matching a Redis-style glob and reports how
+// many it removed.
+type PatternDeleter interface {
+	DeletePattern(ctx context.Context, pattern string) (int, error)
+}
+
+// BatchGetter reads many keys of a byte tier at once (one round trip per node where possible).
+// The result has one element per key, nil for a miss.
+type BatchGetter interface {
+	GetMany(ctx context.Context, keys []string) ([][]byte, error)
+}
+
+// BatchSetter writes many entries of a byte tier at once.
+type BatchSetter interface {
+	SetMany(ctx context.Context, items []BatchItem) error
+}
+
+// BatchItem is one entry of a [BatchSetter] write.
+type BatchItem struct {
+	Key  string
+	Data []byte
+	TTL  time.Duration
+}
+
+// Sizer is implemented by the items the cache stores in a [ValueBackend]: Size estimates their
+// footprint in bytes, for backends bounded by memory.
+type Sizer interface {
+	Size() int
+}

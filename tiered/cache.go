@@ -1,0 +1,281 @@
+package tiered
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	ottertier "github.com/stratacache/strata/tiered/otter"
+)
+
+// Cache is a tiered cache. It is safe for concurrent use. Build it with [New] and release it with
+// [Cache.Close].
+type Cache struct {
+	tiers       []*tier
+	l1          ValueBackend // tiers[0]'s backend when it is a value tier
+	codec       Codec
+	namespace   string
+	def         Strategy
+	log         *slog.Logger
+	obs         Observer
+	loadTimeout time.Duration
+	isNotFound  func(error) bool
+	failClosed  bool
+	comp        *compressor
+	hasBytes    bool
+
+	walks, loads, refreshes flight
+	bg                      sync.WaitGroup
+	closed                  atomic.Bool
+	closeOwned              []func()
+	ctr                     counters
+}
+
+// tier is a Tier with its resolved settings, breaker and counters.
+type tier struct {
+	level   int
+	name    string
+	info    TierInfo
+	vb      ValueBackend
+	bb      ByteBackend
+	promote bool
+	scale   float64
+	timeout time.Duration
+	guarded bool
+	br      breaker
+	ctr     tierCounters
+}
+
+// New builds a cache from opts. It returns an error wrapping [ErrInvalidOptions] when opts are
+// inconsistent.
+func New(opts Options) (*Cache, error) {
+	if err := opts.validate(); err != nil {
+		return nil, err
+	}
+	c := &Cache{
+		codec:       opts.Codec,
+		namespace:   opts.Namespace,
+		def:         opts.DefaultStrategy,
+		log:         opts.Logger,
+		obs:         opts.Observer,
+		loadTimeout: opts.LoadTimeout,
+		isNotFound:  opts.IsNotFound,
+		failClosed:  opts.FailClosed,
+	}
+	if c.codec == nil {
+		c.codec = JSON
+	}
+	if c.def.IsZero() {
+		c.def = Default
+	}
+	if c.log == nil {
+		c.log = slog.New(slog.DiscardHandler)
+	}
+	if c.loadTimeout == 0 {
+		c.loadTimeout = DefaultLoadTimeout
+	}
+	if opts.CompressAbove > 0 {
+		c.comp = &compressor{threshold: opts.CompressAbove}
+	}
+	tiers := opts.Tiers
+	if len(tiers) == 0 {
+		l1, err := ottertier.New(ottertier.Options{MaxEntries: DefaultL1Entries})
+		if err != nil {
+			return nil, fmt.Errorf("%w: default L1: %w", ErrInvalidOptions, err)
+		}
+		c.closeOwned = append(c.closeOwned, l1.Close)
+		tiers = []Tier{{Backend: l1}}
+	}
+	for i, t := range tiers {
+		rt := &tier{
+			level:   i,
+			name:    t.Backend.Name(),
+			promote: t.Promote == PromoteOn,
+			scale:   t.TTLScale,
+			timeout: t.Timeout,
+		}
+		rt.info = TierInfo{Level: i, Name: rt.name}
+		rt.br.init(opts.Breaker)
+		if rt.scale == 0 {
+			rt.scale = 1
+		}
+		if rt.timeout == 0 {
+			rt.timeout = DefaultTierTimeout
+		}
+		if vb, ok := t.Backend.(ValueBackend); ok {
+			rt.vb = vb
+		} else {
+			rt.bb = t.Backend.(ByteBackend)
+			c.hasBytes = true
+			ch, ok := t.Backend.(ContextHonouring)
+			rt.guarded = !ok || !ch.HonoursContext()
+		}
+		c.tiers = append(c.tiers, rt)
+	}
+	if c.tiers[0].vb != nil {
+		c.l1 = c.tiers[0].vb
+	}
+	return c, nil
+}
+
+// Close waits for background refreshes and detached loads to finish (each is bounded by
+// LoadTimeout) and releases what the cache created itself (the default L1). Backends passed in
+// Options belong to the caller, who closes them. Operations after Close return [ErrClosed].
+func (c *Cache) Close() error {
+	if c.closed.Swap(true) {
+		return nil
+	}
+	c.bg.Wait()
+	for _, f := range c.closeOwned {
+		f()
+	}
+	return nil
+}
+
+// Namespace returns Options.Namespace.
+func (c *Cache) Namespace() string { return c.namespace }
+
+// Codec returns the codec of byte tiers.
+func (c *Cache) Codec() Codec { return c.codec }
+
+// Tiers describes the cache's tiers, L1 first.
+func (c *Cache) Tiers() []TierInfo {
+	out := make([]TierInfo, len(c.tiers))
+	for i, t := range c.tiers {
+		out[i] = t.info
+	}
+	return out
+}
+
+// strategy resolves the zero Strategy to the cache's default.
+func (c *Cache) strategy(s Strategy) (Strategy, error) {
+	if s.IsZero() {
+		return c.def, nil
+	}
+	return s, s.Validate()
+}
+
+func (c *Cache) check(key string) error {
+	if c.closed.Load() {
+		return ErrClosed
+	}
+	if key == "" {
+		return ErrEmptyKey
+	}
+	return nil
+}
+
+// detach returns a context for work shared by several callers: it keeps ctx's values (trace
+// spans) but not its cancellation, and is bounded by LoadTimeout.
+func (c *Cache) detach(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), c.loadTimeout)
+}
+
+// errBreakerOpen marks a tier call skipped by an open breaker.
+var errBreakerOpen = errors.New("tiered: circuit breaker open")
+
+// tierErr wraps a tier failure for a fail-closed caller.
+func tierErr(t *tier, err error) error {
+	return fmt.Errorf("%w: %s (L%d): %w", ErrTierUnavailable, t.name, t.level+1, err)
+}
+
+// callTier runs one call to a byte tier under its breaker and timeout, and accounts for it. When
+// the backend does not promise to honour its context the call runs on its own goroutine, so the
+// caller is released at the timeout whatever the backend does.
+func (c *Cache) callTier(ctx context.Context, t *tier, call TierCall, fn func(context.Context) ([]byte, bool, error)) (data []byte, hit bool, err error) {
+	if !t.br.allow() {
+		t.ctr.skipped.Add(1)
+		if c.obs != nil {
+			c.obs.EndTier(ctx, t.info, call, TierResult{BreakerOpen: true, Err: errBreakerOpen})
+		}
+		return nil, false, errBreakerOpen
+	}
+	if c.obs != nil {
+		ctx = c.obs.StartTier(ctx, t.info, call)
+	}
+	start := time.Now()
+	tctx, cancel := context.WithTimeout(ctx, t.timeout)
+	if t.guarded {
+		type answer struct {
+			data []byte
+			hit  bool
+			err  error
+		}
+		ch := make(chan answer, 1)
+		go func() {
+			d, h, e := fn(tctx)
+			ch <- answer{d, h, e}
+		}()
+		select {
+		case a := <-ch:
+			data, hit, err = a.data, a.hit, a.err
+		case <-tctx.Done():
+			err = tctx.Err()
+		}
+	} else {
+		data, hit, err = fn(tctx)
+	}
+	timedOut := err != nil && tctx.Err() == context.DeadlineExceeded && ctx.Err() == nil
+	cancel()
+	switch {
+	case err == nil:
+		if t.br.success() {
+			c.log.Info("strata: tier answering again, circuit closed", "tier", t.name, "level", t.level+1)
+			if c.obs != nil {
+				c.obs.BreakerChanged(t.info, false)
+			}
+		}
+	case ctx.Err() != nil && !timedOut:
+		// The caller gave up; that says nothing about the tier.
+	default:
+		t.ctr.errors.Add(1)
+		if timedOut {
+			t.ctr.timeouts.Add(1)
+			err = fmt.Errorf("%s call timed out after %v: %w", call, t.timeout, err)
+		}
+		c.log.Warn("strata: tier call failed", "tier", t.name, "level", t.level+1, "call", call.String(), "error", err)
+		if t.br.failure() {
+			c.log.Warn("strata: circuit open, skipping tier", "tier", t.name, "level", t.level+1)
+			if c.obs != nil {
+				c.obs.BreakerChanged(t.info, true)
+			}
+		}
+	}
+	if c.obs != nil {
+		c.obs.EndTier(ctx, t.info, call, TierResult{Hit: hit, Err: err, Timeout: timedOut, Duration: time.Since(start)})
+	}
+	return data, hit, err
+}
+
+func (c *Cache) remoteGet(ctx context.Context, t *tier, key string) (data []byte, ok bool, err error) {
+	k := c.namespace + key
+	return c.callTier(ctx, t, CallGet, func(ctx context.Context) ([]byte, bool, error) {
+		return t.bb.Get(ctx, k)
+	})
+}
+
+func (c *Cache) remoteSet(ctx context.Context, t *tier, key string, data []byte, ttl time.Duration) error {
+	k := c.namespace + key
+	_, _, err := c.callTier(ctx, t, CallSet, func(ctx context.Context) ([]byte, bool, error) {
+		return nil, false, t.bb.Set(ctx, k, data, ttl)
+	})
+	if err != nil {
+		t.ctr.dropped.Add(1)
+	}
+	return err
+}
+
+func (c *Cache) remoteDelete(ctx context.Context, t *tier, keys ...string) error {
+	full := make([]string, len(keys))
+	for i, k := range keys {
+		full[i] = c.namespace + k
+	}
+	_, _, err := c.callTier(ctx, t, CallDelete, func(ctx context.Context) ([]byte, bool, error) {
+		return nil, false, t.bb.Delete(ctx, full...)
+	})
+	return err
+}

@@ -1,0 +1,143 @@
+package tiered
+
+import (
+	"context"
+	"time"
+)
+
+// Observer is the instrumentation hook: the cache calls it around every public operation, every
+// call to a byte tier and every load. Implementations must be safe for concurrent use and fast;
+// the otel package provides one that emits OpenTelemetry spans and metrics.
+//
+// Embed [NopObserver] to implement only some methods and stay compatible as methods are added.
+type Observer interface {
+	// StartOp is called when a public operation begins. The returned context (ctx itself when
+	// nothing is attached) is passed to the other calls of this operation and to EndOp.
+	StartOp(ctx context.Context, op Op) context.Context
+	// EndOp is called once when the operation returns.
+	EndOp(ctx context.Context, op Op, r OpResult)
+	// StartTier is called before a call to a byte tier.
+	StartTier(ctx context.Context, t TierInfo, call TierCall) context.Context
+	// EndTier is called after it.
+	EndTier(ctx context.Context, t TierInfo, call TierCall, r TierResult)
+	// StartLoad is called before the loader runs (in the load's detached context).
+	StartLoad(ctx context.Context) context.Context
+	// EndLoad is called after it, with its error and duration.
+	EndLoad(ctx context.Context, err error, d time.Duration)
+	// BreakerChanged is called when a tier's circuit breaker opens or closes.
+	BreakerChanged(t TierInfo, open bool)
+}
+
+// NopObserver implements every Observer method as a no-op.
+type NopObserver struct{}
+
+func (NopObserver) StartOp(ctx context.Context, _ Op) context.Context { return ctx }
+func (NopObserver) EndOp(context.Context, Op, OpResult)               {}
+func (NopObserver) StartTier(ctx context.Context, _ TierInfo, _ TierCall) context.Context {
+	return ctx
+}
+func (NopObserver) EndTier(context.Context, TierInfo, TierCall, TierResult) {}
+func (NopObserver) StartLoad(ctx context.Context) context.Context           { return ctx }
+func (NopObserver) EndLoad(context.Context, error, time.Duration)           {}
+func (NopObserver) BreakerChanged(TierInfo, bool)                           {}
+
+// Op names a public operation.
+type Op uint8
+
+// Operations reported to an Observer.
+const (
+	OpGet Op = iota + 1
+	OpLoad
+	OpSet
+	OpDelete
+	OpInvalidate
+	OpUpdate
+	OpRefresh
+)
+
+var opNames = [...]string{"", "get", "load", "set", "delete", "invalidate", "update", "refresh"}
+
+// String returns the operation's name ("get", "load", ...).
+func (o Op) String() string {
+	if int(o) < len(opNames) {
+		return opNames[o]
+	}
+	return "unknown"
+}
+
+// Outcome is how a read ended.
+type Outcome uint8
+
+// Read outcomes.
+const (
+	OutcomeNone     Outcome = iota // not a read, or failed before an answer
+	OutcomeHit                     // a fresh value was found in tier OpResult.Tier
+	OutcomeMiss                    // no tier held it (the loader ran when there was one)
+	OutcomeStale                   // a stale value was served while one refresh runs
+	OutcomeNegative                // a cached "not found" was found
+)
+
+var outcomeNames = [...]string{"none", "hit", "miss", "stale", "negative"}
+
+// String returns the outcome's name.
+func (o Outcome) String() string {
+	if int(o) < len(outcomeNames) {
+		return outcomeNames[o]
+	}
+	return "unknown"
+}
+
+// OpResult describes how an operation ended.
+type OpResult struct {
+	Outcome Outcome
+	// Tier is the level (0 = L1) of the tier that answered a read, -1 when none did.
+	Tier int
+	// TierName is that tier's backend name, "" when none did.
+	TierName string
+	// Loaded is true when the loader ran for this answer (in this call or in the call it joined).
+	Loaded bool
+	// Promoted counts the tiers a hit was copied into.
+	Promoted int
+	// Coalesced is true when this call waited on another call's walk or load.
+	Coalesced bool
+	// Leader is the context of the call that led the walk or load this call waited on, so an
+	// observer can link the two; nil unless Coalesced.
+	Leader context.Context
+	// Err is the error returned to the caller.
+	Err error
+}
+
+// TierInfo identifies a tier.
+type TierInfo struct {
+	Level int
+	Name  string
+}
+
+// TierCall names a call to a byte tier.
+type TierCall uint8
+
+// Tier calls.
+const (
+	CallGet TierCall = iota + 1
+	CallSet
+	CallDelete
+)
+
+var callNames = [...]string{"", "get", "set", "delete"}
+
+// String returns the call's name.
+func (c TierCall) String() string {
+	if int(c) < len(callNames) {
+		return callNames[c]
+	}
+	return "unknown"
+}
+
+// TierResult describes a finished tier call.
+type TierResult struct {
+	Hit         bool // a Get found an entry
+	Err         error
+	Timeout     bool // the call ran out of the tier's Timeout
+	BreakerOpen bool // the call was skipped because the breaker is open
+	Duration    time.Duration
+}

@@ -1,0 +1,118 @@
+package tiered
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Set stores value under key in every tier, each for the strategy's TTL times the tier's scale.
+// The zero Strategy means the cache's default. A failing byte tier drops the write (counted in
+// Stats) and Set still succeeds, unless the cache is fail-closed. An encoding error is returned
+// and nothing is stored in byte tiers.
+func (c *Cache) Set(ctx context.Context, key string, value any, s Strategy) error {
+	if err := c.check(key); err != nil {
+		return err
+	}
+	s, err := c.strategy(s)
+	if err != nil {
+		return err
+	}
+	if c.obs != nil {
+		ctx = c.obs.StartOp(ctx, OpSet)
+	}
+	c.ctr.sets.Add(1)
+	err = c.store(ctx, key, value, s, false)
+	if c.obs != nil {
+		c.obs.EndOp(ctx, OpSet, OpResult{Tier: -1, Err: err})
+	}
+	return err
+}
+
+// store writes value (or a negative entry) to every tier, the lowest first.
+func (c *Cache) store(ctx context.Context, key string, value any, s Strategy, negative bool) error {
+	lt := s.lifetime(negative)
+	if lt.fresh <= 0 {
+		return nil
+	}
+	now := time.Now().UnixNano()
+	var (
+		payload []byte
+		flags   uint8
+		encErr  error
+	)
+	if negative {
+		flags = flagNegative
+	} else if c.hasBytes {
+		payload, flags, encErr = c.encode(value)
+	}
+	var errs []error
+	for i := len(c.tiers) - 1; i >= 0; i-- {
+		t := c.tiers[i]
+		fresh := int64(float64(lt.fresh) * t.scale)
+		staleAt := now + fresh
+		expiresAt := staleAt + int64(float64(lt.stale)*t.scale)
+		ttl := time.Duration(expiresAt - now)
+		if t.vb != nil {
+			t.vb.Set(key, &item{value: value, staleAt: staleAt, expiresAt: expiresAt, size: len(payload), negative: negative}, ttl)
+			continue
+		}
+		if encErr != nil {
+			t.ctr.dropped.Add(1)
+			continue
+		}
+		env := envelope{flags: flags, created: now, staleAt: staleAt, expiresAt: expiresAt, payload: payload}
+		data := appendEnvelope(make([]byte, 0, envelopeHeaderLen+len(payload)), &env)
+		if err := c.remoteSet(ctx, t, key, data, ttl); err != nil && c.failClosed {
+			errs = append(errs, tierErr(t, err))
+		}
+	}
+	if encErr != nil {
+		c.log.Warn("strata: value not written to byte tiers", "error", encErr)
+		return encErr
+	}
+	return errors.Join(errs...)
+}
+
+// Delete removes the keys from every tier. Unlike a dropped write, a failed delete leaves an old
+// value behind, so its error is returned whatever the fail mode.
+func (c *Cache) Delete(ctx context.Context, keys ...string) error {
+	if c.closed.Load() {
+		return ErrClosed
+	}
+	if len(keys) == 0 {
+		return nil
+	}
+	for _, k := range keys {
+		if k == "" {
+			return ErrEmptyKey
+		}
+	}
+	if c.obs != nil {
+		ctx = c.obs.StartOp(ctx, OpDelete)
+	}
+	c.ctr.deletes.Add(1)
+	err := c.deleteLocal(ctx, keys, true)
+	if c.obs != nil {
+		c.obs.EndOp(ctx, OpDelete, OpResult{Tier: -1, Err: err})
+	}
+	return err
+}
+
+// deleteLocal removes keys from the value tiers and, when remote is set, from the byte tiers.
+func (c *Cache) deleteLocal(ctx context.Context, keys []string, remote bool) error {
+	var errs []error
+	for _, t := range c.tiers {
+		if t.vb != nil {
+			t.vb.Delete(keys...)
+			continue
+		}
+		if !remote {
+			continue
+		}
+		if err := c.remoteDelete(ctx, t, keys...); err != nil {
+			errs = append(errs, tierErr(t, err))
+		}
+	}
+	return errors.Join(errs...)
+}
