@@ -18,13 +18,15 @@ func (c *Cache) Set(ctx context.Context, key string, value any, s Strategy, opts
 	if err != nil {
 		return err
 	}
+	var start time.Time
 	if c.obs != nil {
+		start = time.Now()
 		ctx = c.obs.StartOp(ctx, OpSet)
 	}
 	c.ctr.sets.Add(1)
 	err = c.store(ctx, key, value, s, false, writeOptions(opts))
 	if c.obs != nil {
-		c.obs.EndOp(ctx, OpSet, OpResult{Tier: -1, Err: err})
+		c.obs.EndOp(ctx, OpSet, OpResult{Tier: -1, Err: err, Key: key, Duration: time.Since(start)})
 	}
 	return err
 }
@@ -92,13 +94,19 @@ func (c *Cache) Delete(ctx context.Context, keys ...string) error {
 			return ErrEmptyKey
 		}
 	}
+	var start time.Time
 	if c.obs != nil {
+		start = time.Now()
 		ctx = c.obs.StartOp(ctx, OpDelete)
 	}
 	c.ctr.deletes.Add(1)
 	err := c.deleteLocal(ctx, keys, true)
 	if c.obs != nil {
-		c.obs.EndOp(ctx, OpDelete, OpResult{Tier: -1, Err: err})
+		r := OpResult{Tier: -1, Err: err, Duration: time.Since(start)}
+		if len(keys) == 1 {
+			r.Key = keys[0]
+		}
+		c.obs.EndOp(ctx, OpDelete, r)
 	}
 	return err
 }
