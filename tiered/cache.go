@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -219,7 +220,9 @@ func (c *Cache) callTier(ctx context.Context, t *tier, call TierCall, fn func(co
 	} else {
 		data, hit, err = fn(tctx)
 	}
-	timedOut := err != nil && tctx.Err() == context.DeadlineExceeded && ctx.Err() == nil
+	// A backend that honours the deadline may see its socket deadline expire a moment before
+	// tctx's timer marks the context done: both mean the tier ran out of its Timeout.
+	timedOut := err != nil && ctx.Err() == nil && (tctx.Err() == context.DeadlineExceeded || errors.Is(err, os.ErrDeadlineExceeded))
 	cancel()
 	switch {
 	case err == nil:
