@@ -205,7 +205,9 @@ func TestMetricsTierFailures(t *testing.T) {
 	}
 	m := h.collect(t)
 	redis := []attribute.KeyValue{AttrTierName.String("redis"), AttrTierLevel.Int(2)}
-	with := func(kv ...attribute.KeyValue) []attribute.KeyValue { return append(append([]attribute.KeyValue{}, redis...), kv...) }
+	with := func(kv ...attribute.KeyValue) []attribute.KeyValue {
+		return append(append([]attribute.KeyValue{}, redis...), kv...)
+	}
 	for _, tc := range []struct {
 		name  string
 		attrs []attribute.KeyValue
