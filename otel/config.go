@@ -28,13 +28,15 @@ type optionFunc func(*config)
 func (f optionFunc) apply(c *config) { f(c) }
 
 // WithTracerProvider makes the observer create its spans with tp. Without it, or with nil, the
-// global provider (otel.GetTracerProvider) is used, as it is when [New] runs.
+// global provider (otel.GetTracerProvider) is used; a provider installed with
+// otel.SetTracerProvider after [New] takes effect too.
 func WithTracerProvider(tp trace.TracerProvider) Option {
 	return optionFunc(func(c *config) { c.tp = tp })
 }
 
 // WithMeterProvider makes the observer create its instruments with mp. Without it, or with nil,
-// the global provider (otel.GetMeterProvider) is used, as it is when [New] runs.
+// the global provider (otel.GetMeterProvider) is used; a provider installed with
+// otel.SetMeterProvider after [New] takes effect too.
 func WithMeterProvider(mp metric.MeterProvider) Option {
 	return optionFunc(func(c *config) { c.mp = mp })
 }

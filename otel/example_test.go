@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log"
+	"os"
 	"strings"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -106,4 +107,24 @@ func ExampleObserver_ObserveCache() {
 	// strata.cache.requests strata.result=miss 1
 	// strata.cache.requests strata.result=coalesced 0
 	// strata.cache.requests strata.result=hit,strata.tier.level=1,strata.tier.name=otter 2
+}
+
+// WithKeyHash adds a keyed hash of the key to each operation's span, so that every operation on
+// one key can be found in the tracing backend without exporting the key itself.
+func ExampleWithKeyHash() {
+	secret := []byte(os.Getenv("STRATA_KEY_HASH_SECRET")) // a secret of the application's
+	if len(secret) == 0 {
+		secret = []byte("example secret")
+	}
+	obs, err := stratotel.New(stratotel.WithKeyHash(secret), stratotel.WithRootSpans())
+	if err != nil {
+		log.Fatal(err)
+	}
+	cache, err := tiered.New(tiered.Options{Observer: obs})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer func() { _ = cache.Close() }()
+	fmt.Println(len(cache.Tiers()), "tier, observed")
+	// Output: 1 tier, observed
 }

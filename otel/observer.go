@@ -26,9 +26,10 @@ type Observer struct {
 
 var _ tiered.Observer = (*Observer)(nil)
 
-// New builds an Observer. Without options it uses the global tracer and meter providers as they
-// are when New runs: install the SDK's providers first (otel.SetTracerProvider, ...) or pass them
-// with [WithTracerProvider] and [WithMeterProvider].
+// New builds an Observer. Without options it uses the global tracer and meter providers (the
+// no-op ones until the application installs the SDK's with otel.SetTracerProvider and
+// otel.SetMeterProvider); [WithTracerProvider] and [WithMeterProvider] name others. It returns an
+// error when an option is invalid or an instrument cannot be created.
 func New(opts ...Option) (*Observer, error) {
 	cfg, err := newConfig(opts)
 	if err != nil {
