@@ -23,6 +23,7 @@ type Cache struct {
 	def         Strategy
 	log         *slog.Logger
 	obs         Observer
+	obsFast     FastPathFilter // obs's, when it has one
 	loadTimeout time.Duration
 	isNotFound  func(error) bool
 	failClosed  bool
@@ -66,6 +67,9 @@ func New(opts Options) (*Cache, error) {
 		loadTimeout: opts.LoadTimeout,
 		isNotFound:  opts.IsNotFound,
 		failClosed:  opts.FailClosed,
+	}
+	if f, ok := c.obs.(FastPathFilter); ok {
+		c.obsFast = f
 	}
 	if c.codec == nil {
 		c.codec = JSON

@@ -162,7 +162,7 @@ func (c *Cache) l1Hit(ctx context.Context, op Op, key string, negative bool) {
 		c.ctr.negative.Add(1)
 		outcome = OutcomeNegative
 	}
-	if c.obs != nil {
+	if c.obs != nil && (c.obsFast == nil || c.obsFast.WantFastPath(ctx)) {
 		ctx = c.obs.StartOp(ctx, op)
 		c.obs.EndOp(ctx, op, OpResult{Outcome: outcome, Tier: 0, TierName: c.tiers[0].name, Key: key})
 	}

@@ -32,6 +32,16 @@ type Observer interface {
 	BreakerChanged(t TierInfo, open bool)
 }
 
+// FastPathFilter is an optional interface of an [Observer]. A read answered by L1 on the fast path
+// (a lookup and a type check, well under a microsecond) is reported with StartOp and EndOp only
+// when WantFastPath(ctx) returns true; otherwise it is only counted in [Cache.Stats]. An observer
+// implements it to keep the fast path cheap for calls it would record nothing for, such as reads
+// outside a sampled trace. Without it, every fast-path hit is reported.
+type FastPathFilter interface {
+	// WantFastPath reports whether a fast-path L1 hit with this context should be reported.
+	WantFastPath(ctx context.Context) bool
+}
+
 // NopObserver implements every Observer method as a no-op.
 type NopObserver struct{}
 
