@@ -21,7 +21,7 @@ import (
 
 const benchKey = "bench:user:1"
 
-func benchCache(b *testing.B, obs tiered.Observer) *tiered.Cache {
+func benchCache(b testing.TB, obs tiered.Observer) *tiered.Cache {
 	b.Helper()
 	l1, err := ottertier.New(ottertier.Options{})
 	if err != nil {
@@ -57,7 +57,7 @@ func benchL1Hit(b *testing.B, ctx context.Context, c *tiered.Cache) {
 
 // unsampledRequest starts a request span with a parent-based sampler that samples 1% of new
 // traces, retrying until the request is one of the 99% that are not sampled.
-func unsampledRequest(b *testing.B, tp *sdktrace.TracerProvider) context.Context {
+func unsampledRequest(b testing.TB, tp *sdktrace.TracerProvider) context.Context {
 	for range 1000 {
 		ctx, span := tp.Tracer("app").Start(context.Background(), "request", trace.WithSpanKind(trace.SpanKindServer))
 		b.Cleanup(func() { span.End() })
@@ -69,7 +69,7 @@ func unsampledRequest(b *testing.B, tp *sdktrace.TracerProvider) context.Context
 	return nil
 }
 
-func unsampledProvider(b *testing.B) *sdktrace.TracerProvider {
+func unsampledProvider(b testing.TB) *sdktrace.TracerProvider {
 	tp := sdktrace.NewTracerProvider(
 		sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.TraceIDRatioBased(0.01))),
 		sdktrace.WithBatcher(tracetest.NewNoopExporter()),

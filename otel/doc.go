@@ -28,10 +28,13 @@
 // "not found" results of loaders are outcomes, not errors.
 //
 // The spans are created under the span found in the caller's context, so they nest inside the
-// request spans of otelhttp, otelgrpc and the like. They are created only when that parent span is
-// sampled (as a parent-based sampler would decide): an operation called outside a sampled trace
-// costs a context lookup and starts no span. [WithRootSpans] also traces operations called without
-// any parent span.
+// request spans of otelhttp, otelgrpc and the like. They are created only when that span is
+// recording — a live span of a sampled trace, as those request spans are — which is what a
+// parent-based sampler would decide: an operation called outside a sampled trace costs one
+// context lookup and starts no span. (A bare remote span context, extracted from a request's
+// headers without a local span started under it, does not count; the background refresh of a
+// stale entry is traced when the read that started it was, even after that read's span ended.)
+// [WithRootSpans] also traces operations called without any span in their context.
 //
 // Span attributes live under the strata. prefix; see the Attr constants. Raw keys never appear in
 // span names or attributes; [WithKeyHash] adds a hash of the key, on request.

@@ -367,6 +367,13 @@ func TestNoSpansOutsideSampledTrace(t *testing.T) {
 	if _, err := tiered.Load(unsampled, c, "user:12", tiered.ShortTerm, loadUser(&calls, 12)); err != nil {
 		t.Fatal(err)
 	}
+	// A bare remote span context, even sampled: no local span of the trace is live here.
+	remote := trace.ContextWithRemoteSpanContext(ctx, trace.NewSpanContext(trace.SpanContextConfig{
+		TraceID: trace.TraceID{2}, SpanID: trace.SpanID{2}, TraceFlags: trace.FlagsSampled,
+	}))
+	if _, err := tiered.Load(remote, c, "user:12", tiered.ShortTerm, loadUser(&calls, 12)); err != nil {
+		t.Fatal(err)
+	}
 	if n := len(h.sr.Started()); n != 0 {
 		t.Errorf("%d spans started outside a sampled trace", n)
 	}
