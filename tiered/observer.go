@@ -18,7 +18,8 @@ type Observer interface {
 	EndOp(ctx context.Context, op Op, r OpResult)
 	// StartTier is called before a call to a byte tier.
 	StartTier(ctx context.Context, t TierInfo, call TierCall) context.Context
-	// EndTier is called after it.
+	// EndTier is called after it. When the tier's breaker is open the call is skipped and EndTier
+	// is called alone, with TierResult.BreakerOpen set.
 	EndTier(ctx context.Context, t TierInfo, call TierCall, r TierResult)
 	// StartLoad is called before the loader runs (in the load's detached context).
 	StartLoad(ctx context.Context) context.Context
