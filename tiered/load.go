@@ -140,7 +140,7 @@ func assign(out reflect.Value, v any, key string) error {
 
 // l1Fresh returns L1's item for key when it can be served as is (fresh, or a cached "not found").
 func (c *Cache) l1Fresh(key string) *item {
-	if c.l1 == nil {
+	if c.l1 == nil || c.closed.Load() {
 		return nil
 	}
 	raw, ok := c.l1.Get(key)

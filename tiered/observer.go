@@ -20,8 +20,8 @@ type Observer interface {
 	EndOp(ctx context.Context, op Op, r OpResult)
 	// StartTier is called before a call to a byte tier; EndTier receives the context it returns.
 	StartTier(ctx context.Context, t TierInfo, call TierCall) context.Context
-	// EndTier is called after it. A call skipped by an open breaker is reported by EndTier alone
-	// (with TierResult.BreakerOpen), with the operation's context.
+	// EndTier is called after it. When the tier's breaker is open the call is skipped and EndTier
+	// is called alone, with TierResult.BreakerOpen set and the operation's context.
 	EndTier(ctx context.Context, t TierInfo, call TierCall, r TierResult)
 	// StartLoad is called before the loader runs (in the load's detached context); EndLoad
 	// receives the context it returns, which is also the loader's.
