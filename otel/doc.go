@@ -32,8 +32,9 @@
 // recording — a live span of a sampled trace, as those request spans are — which is what a
 // parent-based sampler would decide: an operation called outside a sampled trace costs one
 // context lookup and starts no span. (A bare remote span context, extracted from a request's
-// headers without a local span started under it, does not count; the background refresh of a
-// stale entry is traced when the read that started it was, even after that read's span ended.)
+// headers without a local span started under it, does not count. The parts of a traced operation —
+// its tier calls, its loader, the background refresh it started — are traced even when they
+// outlive the operation's span, as a detached load does when the caller that started it gives up.)
 // [WithRootSpans] also traces operations called without any span in their context.
 //
 // Span attributes live under the strata. prefix; see the Attr constants. Raw keys never appear in

@@ -78,6 +78,17 @@ type spanCtx struct {
 	kind spanKind
 }
 
+// spanCtxKey finds the innermost spanCtx of a context derived from one.
+type spanCtxKey struct{}
+
+// Value answers spanCtxKey with the spanCtx itself.
+func (c *spanCtx) Value(key any) any {
+	if key == (spanCtxKey{}) {
+		return c
+	}
+	return c.Context.Value(key)
+}
+
 func spanOf(ctx context.Context, kind spanKind) trace.Span {
 	if s, ok := ctx.(*spanCtx); ok && s.kind == kind {
 		return s.span
@@ -98,11 +109,16 @@ func (o *Observer) traced(ctx context.Context) bool {
 	return o.root && !span.SpanContext().IsValid()
 }
 
-// tracedAfter is traced for work that may outlive its parent span (the background refresh of a
-// stale entry, whose parent is the read that found it): a sampled parent counts even once ended.
-func (o *Observer) tracedAfter(ctx context.Context) bool {
-	sc := trace.SpanContextFromContext(ctx)
-	return sc.IsSampled() || (o.root && !sc.IsValid())
+// tracedChild is traced for the parts of an operation (tier calls, the loader, a refresh), which
+// may outlive the span they belong to: a detached load goes on after its leader gave up, a refresh
+// after the read that found the stale entry. A span the observer started counts even once ended.
+// These calls are not on the L1 fast path, so a second context lookup costs nothing that shows.
+func (o *Observer) tracedChild(ctx context.Context) bool {
+	if o.traced(ctx) {
+		return true
+	}
+	s, _ := ctx.Value(spanCtxKey{}).(*spanCtx)
+	return s != nil && s.span == trace.SpanFromContext(ctx)
 }
 
 func (o *Observer) start(ctx context.Context, name string, kind spanKind, opts []trace.SpanStartOption) context.Context {
@@ -121,7 +137,7 @@ func (o *Observer) WantFastPath(ctx context.Context) bool { return o.traced(ctx)
 // StartOp starts the span of a cache operation when the caller's trace is sampled.
 func (o *Observer) StartOp(ctx context.Context, op tiered.Op) context.Context {
 	if op == tiered.OpRefresh {
-		if !o.tracedAfter(ctx) {
+		if !o.tracedChild(ctx) {
 			return ctx
 		}
 	} else if !o.traced(ctx) {
@@ -186,7 +202,7 @@ func setError(span trace.Span, err error, attrs *[]attribute.KeyValue) {
 
 // StartTier starts a CLIENT span for a call to a remote tier when the operation is traced.
 func (o *Observer) StartTier(ctx context.Context, t tiered.TierInfo, call tiered.TierCall) context.Context {
-	if !o.traced(ctx) {
+	if !o.tracedChild(ctx) {
 		return ctx
 	}
 	return o.start(ctx, spanTierPrefix+call.String(), kindTier, []trace.SpanStartOption{
@@ -227,7 +243,7 @@ func (o *Observer) EndTier(ctx context.Context, t tiered.TierInfo, call tiered.T
 // flight.
 func (o *Observer) StartLoad(ctx context.Context) context.Context {
 	o.m.loadStarted(ctx)
-	if !o.traced(ctx) {
+	if !o.tracedChild(ctx) {
 		return ctx
 	}
 	return o.start(ctx, spanLoader, kindLoad, o.loadStart)

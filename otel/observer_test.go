@@ -510,3 +510,34 @@ func keys[V any](m map[string]V) []string {
 	}
 	return out
 }
+
+// A load goes on after the caller that started it gave up; its spans still land in that caller's
+// trace, under the operation's (ended) span.
+func TestSpansLoadOutlivesCanceledLeader(t *testing.T) {
+	h := newHarness(t)
+	c := h.newCache(t, cacheConfig{})
+	entered, release := make(chan struct{}), make(chan struct{})
+	sc := h.request(context.Background(), func(ctx context.Context) {
+		ctx, cancel := context.WithCancel(ctx)
+		go func() {
+			<-entered
+			cancel()
+		}()
+		_, err := tiered.Load(ctx, c, "user:15", tiered.ShortTerm, func(context.Context) (User, error) {
+			close(entered)
+			<-release
+			return newUser(15), nil
+		})
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("Load error %v, want context.Canceled", err)
+		}
+	})
+	close(release)
+	waitFor(t, func() bool { return strings.Contains(h.tree(sc), "strata.tier.set") })
+	wantTree(t, h.tree(sc, AttrTierHit, AttrErrorType), `
+strata.load error.type=canceled
+  strata.tier.get strata.tier.hit=false
+  strata.loader
+  strata.tier.set
+`)
+}
