@@ -189,19 +189,35 @@ exporters:
     trace_storage: memstore
 `
 
+// startJaeger starts the all-in-one on free loopback ports and stops it when the test ends. Free
+// ports can be taken by another process before Jaeger binds them: it tries three times.
 func startJaeger(t *testing.T, bin string) *jaeger {
 	t.Helper()
+	var errs []string
+	for attempt := range 3 {
+		j, stop, err := tryJaeger(t, bin, attempt)
+		if err == nil {
+			t.Cleanup(stop)
+			return j
+		}
+		errs = append(errs, err.Error())
+	}
+	t.Fatalf("jaeger did not start:\n%s", strings.Join(errs, "\n"))
+	return nil
+}
+
+func tryJaeger(t *testing.T, bin string, attempt int) (*jaeger, func(), error) {
 	dir := t.TempDir()
 	ports := freePorts(t, 3)
 	cfgPath := filepath.Join(dir, "jaeger.yaml")
 	if err := os.WriteFile(cfgPath, fmt.Appendf(nil, jaegerConfig, ports[1], ports[0]), 0o600); err != nil {
-		t.Fatal(err)
+		return nil, nil, err
 	}
 	queryAddr := "127.0.0.1:" + strconv.Itoa(ports[2])
 	logPath := filepath.Join(dir, "jaeger.log")
 	logFile, err := os.Create(logPath)
 	if err != nil {
-		t.Fatal(err)
+		return nil, nil, err
 	}
 	cmd := exec.Command(bin, "--config=file:"+cfgPath,
 		"--set=extensions.jaeger_query.http.endpoint="+queryAddr,
@@ -210,7 +226,8 @@ func startJaeger(t *testing.T, bin string) *jaeger {
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting %s: %v", bin, err)
+		_ = logFile.Close()
+		return nil, nil, fmt.Errorf("starting %s: %w", bin, err)
 	}
 	exited := make(chan struct{})
 	var waitErr error
@@ -231,24 +248,22 @@ func startJaeger(t *testing.T, bin string) *jaeger {
 			}
 		})
 	}
-	t.Cleanup(stop)
 	j := &jaeger{otlp: "127.0.0.1:" + strconv.Itoa(ports[0]), query: "http://" + queryAddr}
-
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		select {
 		case <-exited:
 			log, _ := os.ReadFile(logPath)
-			t.Fatalf("jaeger exited at start (%v):\n%s", waitErr, log)
+			return nil, nil, fmt.Errorf("attempt %d: jaeger exited at start (%v):\n%s", attempt+1, waitErr, log)
 		default:
 		}
 		if ready(j) {
-			return j
+			return j, stop, nil
 		}
 		if time.Now().After(deadline) {
 			stop()
 			log, _ := os.ReadFile(logPath)
-			t.Fatalf("jaeger not ready within 60s:\n%s", log)
+			return nil, nil, fmt.Errorf("attempt %d: jaeger not ready within 60s:\n%s", attempt+1, log)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
