@@ -15,7 +15,9 @@ import (
 //
 //	l1, err := ottertier.New(ottertier.Options{MaxEntries: 100_000, StatsRecorder: obs.EvictionRecorder("otter")})
 //
-// Hits and misses are not recorded here: the cache counts them itself (strata.cache.requests).
+// Hits and misses are not recorded here: the cache counts them itself (strata.cache.requests). otter
+// still calls a recorder on every lookup, which adds a few nanoseconds to each L1 read; leave the
+// recorder out where that matters more than the eviction count.
 func (o *Observer) EvictionRecorder(tier string) stats.Recorder {
 	return &evictionRecorder{
 		counter: o.m.evictions,
