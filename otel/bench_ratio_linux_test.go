@@ -9,6 +9,9 @@ import (
 	"time"
 	"unsafe"
 
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+
 	"github.com/stratacache/strata/tiered"
 )
 
@@ -23,13 +26,32 @@ func BenchmarkL1HitTracedRatio(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	ctx := unsampledRequest(b, tp)
+	benchRatio(b, unsampledRequest(b, tp), obs, 10_000)
+}
+
+// BenchmarkL1HitTracedSampledRatio is BenchmarkL1HitTracedRatio for BenchmarkL1HitTracedSampled:
+// every read records a span.
+func BenchmarkL1HitTracedSampledRatio(b *testing.B) {
+	tp := sdktrace.NewTracerProvider(
+		sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.AlwaysSample())),
+		sdktrace.WithBatcher(tracetest.NewNoopExporter()),
+	)
+	b.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
+	obs, err := New(WithTracerProvider(tp))
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, span := tp.Tracer("app").Start(context.Background(), "request")
+	b.Cleanup(func() { span.End() })
+	benchRatio(b, ctx, obs, 1_000)
+}
+
+func benchRatio(b *testing.B, ctx context.Context, obs *Observer, chunk int) {
 	plain, traced := benchCache(b, nil), benchCache(b, obs)
 	loader := func(context.Context) (User, error) {
 		b.Fatal("loader called on an L1 hit")
 		return User{}, nil
 	}
-	const chunk = 10_000
 	run := func(c *tiered.Cache) time.Duration {
 		start := threadCPU()
 		for range chunk {
