@@ -52,7 +52,11 @@ func (f *Cached[A, T]) Call(ctx context.Context, a A) (T, error) {
 	v, info, ok := tiered.Peek[T](f.e.c, transient(buf))
 	if ok && f.e.servable(info) {
 		putBuf(b)
-		return f.e.hit(ctx, v, info)
+		f.e.c.RecordHit(ctx, info.Negative)
+		if info.Negative {
+			return v, f.e.notFoundErr()
+		}
+		return v, nil
 	}
 	key := string(buf)
 	putBuf(b)
@@ -181,7 +185,11 @@ func (f *Cached2[A, B, T]) Call(ctx context.Context, a A, b B) (T, error) {
 	v, info, ok := tiered.Peek[T](f.e.c, transient(buf))
 	if ok && f.e.servable(info) {
 		putBuf(p)
-		return f.e.hit(ctx, v, info)
+		f.e.c.RecordHit(ctx, info.Negative)
+		if info.Negative {
+			return v, f.e.notFoundErr()
+		}
+		return v, nil
 	}
 	key := string(buf)
 	putBuf(p)
