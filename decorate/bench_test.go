@@ -218,3 +218,32 @@ func BenchmarkBatch100(b *testing.B) {
 	b.ReportMetric(float64(sourceCalls.Load())/float64(n), "source-calls/op")
 	b.ReportMetric(float64(rtt.n.Load())/float64(n), "redis-rtt/op")
 }
+
+// BenchmarkBatch100L1 asks for 100 IDs that are all in L1.
+func BenchmarkBatch100L1(b *testing.B) {
+	c := newL1Cache(b)
+	ctx := context.Background()
+	rb, err := decorate.Batch(c, func(_ context.Context, ids []int64) (map[int64]profile, error) {
+		out := make(map[int64]profile, len(ids))
+		for _, id := range ids {
+			out[id] = newProfile(id)
+		}
+		return out, nil
+	}, decorate.Options{Name: "profiles", Strategy: tiered.ShortTerm})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ids := make([]int64, 100)
+	for i := range ids {
+		ids[i] = int64(i + 1)
+	}
+	if _, err := rb.Call(ctx, ids); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if got, err := rb.Call(ctx, ids); err != nil || len(got) != 100 {
+			b.Fatal(len(got), err)
+		}
+	}
+}
