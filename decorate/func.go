@@ -45,22 +45,18 @@ func Func[A, T any](c *tiered.Cache, fn func(context.Context, A) (T, error), o O
 //
 // The returned value is shared with other callers and must not be mutated.
 func (f *Cached[A, T]) Call(ctx context.Context, a A) (T, error) {
-	b := keyBufs.Get().(*[]byte)
-	buf := append((*b)[:0], f.enc.prefix...)
+	var arr [keyStackSize]byte // the key of a hit never leaves the stack
+	buf := append(arr[:0], f.enc.prefix...)
 	buf = append(f.enc.appendArg(buf, a), ')')
-	*b = buf
 	v, info, ok := tiered.Peek[T](f.e.c, transient(buf))
 	if ok && f.e.servable(info) {
-		putBuf(b)
 		f.e.c.RecordHit(ctx, info.Negative)
 		if info.Negative {
 			return v, f.e.notFoundErr()
 		}
 		return v, nil
 	}
-	key := string(buf)
-	putBuf(b)
-	return f.slow(ctx, key, a, v, info, ok)
+	return f.slow(ctx, string(buf), a, v, info, ok)
 }
 
 func (f *Cached[A, T]) slow(ctx context.Context, key string, a A, v T, info tiered.EntryInfo, peeked bool) (T, error) {
@@ -179,21 +175,17 @@ func (f *Cached2[A, B, T]) appendKey(dst []byte, a A, b B) []byte {
 // Call returns the cached result for (a, b), or calls the wrapped function once; see
 // [Cached.Call].
 func (f *Cached2[A, B, T]) Call(ctx context.Context, a A, b B) (T, error) {
-	p := keyBufs.Get().(*[]byte)
-	buf := f.appendKey((*p)[:0], a, b)
-	*p = buf
+	var arr [keyStackSize]byte
+	buf := f.appendKey(arr[:0], a, b)
 	v, info, ok := tiered.Peek[T](f.e.c, transient(buf))
 	if ok && f.e.servable(info) {
-		putBuf(p)
 		f.e.c.RecordHit(ctx, info.Negative)
 		if info.Negative {
 			return v, f.e.notFoundErr()
 		}
 		return v, nil
 	}
-	key := string(buf)
-	putBuf(p)
-	return f.slow(ctx, key, a, b, v, info, ok)
+	return f.slow(ctx, string(buf), a, b, v, info, ok)
 }
 
 func (f *Cached2[A, B, T]) slow(ctx context.Context, key string, a A, b B, v T, info tiered.EntryInfo, peeked bool) (T, error) {

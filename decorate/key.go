@@ -269,6 +269,10 @@ func newKeyEncoder[A any](name string, keyFunc any) (keyEncoder[A], error) {
 
 // appendArg appends a's encoding (without prefix or closing parenthesis).
 func (e *keyEncoder[A]) appendArg(dst []byte, a A) []byte {
+	if e.plan.kind == opInt && e.plan.size == 8 { // int64 and int on 64-bit: the common ID
+		dst = strconv.AppendInt(append(dst, 'i'), *(*int64)(unsafe.Pointer(&a)), 10)
+		return append(dst, ';')
+	}
 	if e.custom != nil {
 		return append(dst, e.custom(a)...)
 	}
@@ -285,6 +289,10 @@ func (e *keyEncoder[A]) key(a A) string {
 	putBuf(b)
 	return k
 }
+
+// keyStackSize is the size of the buffer on the stack that a call encodes its key into; longer
+// keys spill to the heap.
+const keyStackSize = 64
 
 // keyBufs recycles the buffers keys are encoded into.
 var keyBufs = sync.Pool{New: func() any { b := make([]byte, 0, 128); return &b }}

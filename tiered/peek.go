@@ -2,7 +2,10 @@ package tiered
 
 import (
 	"context"
+	"strings"
 	"time"
+
+	ottertier "github.com/stratacache/strata/tiered/otter"
 )
 
 // EntryInfo is the lifetime of a cached entry, as [Peek] reports it. Times are Unix nanoseconds.
@@ -24,7 +27,8 @@ func (e EntryInfo) Fresh(now int64) bool {
 // Peek looks key up in L1 alone and returns what L1 holds there — fresh, stale or negative — with
 // its lifetime. It is the building block of adapters that decide themselves what to do with an
 // entry (refresh ahead of expiry, serve stale on error): it counts nothing, calls no observer and
-// does not retain key, so key may alias a reused buffer. ok is false when L1 holds nothing for key,
+// does not retain key, so key may alias a reused buffer (with the default otter L1 it does not even
+// make key escape to the heap). ok is false when L1 holds nothing for key,
 // holds a value of another type, or when the cache's first tier is not an in-process one.
 //
 // A caller that serves the value it peeked reports it with [Cache.RecordHit].
@@ -32,7 +36,15 @@ func Peek[T any](c *Cache, key string) (value T, info EntryInfo, ok bool) {
 	if c.l1 == nil {
 		return value, info, false
 	}
-	raw, found := c.l1.Get(key)
+	var (
+		raw   any
+		found bool
+	)
+	if ob, isOtter := c.l1.(*ottertier.Backend); isOtter {
+		raw, found = ob.Get(key) // keeps no reference to key: a buffer on the caller's stack stays there
+	} else {
+		raw, found = c.l1.Get(strings.Clone(key))
+	}
 	if !found {
 		return value, info, false
 	}
