@@ -11,7 +11,9 @@ import (
 	"time"
 
 	"github.com/stratacache/strata/decorate"
+	"github.com/stratacache/strata/internal/redistest"
 	"github.com/stratacache/strata/tiered"
+	redistier "github.com/stratacache/strata/tiered/redis"
 )
 
 // source is a batch source that records what it was asked for. IDs divisible by 7 do not exist.
@@ -280,6 +282,60 @@ func TestBatchOptions(t *testing.T) {
 		}
 	}
 	if c := src.calls(); len(c) != 2 {
+		t.Fatalf("source calls %v", c)
+	}
+}
+
+// plainRedis is the Redis tier without its batch capabilities, as a third-party byte backend
+// would be.
+type plainRedis struct{ b *redistier.Backend }
+
+func (p plainRedis) Name() string { return "plain-redis" }
+func (p plainRedis) Get(ctx context.Context, key string) ([]byte, bool, error) {
+	return p.b.Get(ctx, key)
+}
+func (p plainRedis) Set(ctx context.Context, key string, data []byte, ttl time.Duration) error {
+	return p.b.Set(ctx, key, data, ttl)
+}
+func (p plainRedis) Delete(ctx context.Context, keys ...string) error {
+	return p.b.Delete(ctx, keys...)
+}
+
+func TestBatchWithoutBatchBackend(t *testing.T) {
+	rdb := redistest.Shared(t).Client(t)
+	l2, err := redistier.New(rdb, redistier.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := ns(t)
+	mk := func() *tiered.Cache {
+		c, err := tiered.New(tiered.Options{Tiers: []tiered.Tier{{Backend: plainRedis{l2}}}, Namespace: n + ":"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = c.Close() })
+		return c
+	}
+	src := &source{}
+	b1, err := decorate.Batch(mk(), src.load, batchOpts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := b1.Call(t.Context(), ids(1, 20)); err != nil {
+		t.Fatal(err)
+	} else {
+		checkUsers(t, got, ids(1, 20))
+	}
+	b2, err := decorate.Batch(mk(), src.load, batchOpts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := b2.Call(t.Context(), ids(1, 25)); err != nil {
+		t.Fatal(err)
+	} else {
+		checkUsers(t, got, ids(1, 25))
+	}
+	if c := src.calls(); len(c) != 2 || !slices.Equal(c[1], ids(21, 25)) {
 		t.Fatalf("source calls %v", c)
 	}
 }

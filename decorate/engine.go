@@ -150,9 +150,11 @@ func (e *engine[T]) slow(ctx context.Context, key string, v T, info tiered.Entry
 		now := time.Now().UnixNano()
 		logical := info.StaleAt - e.sie
 		switch {
-		case now < logical: // within RefreshAhead of expiry
+		case now < logical: // within RefreshAhead of expiry (or the clock moved since servable)
 			e.c.RecordHit(ctx, false)
-			e.refresh(ctx, key, load)
+			if e.ahead > 0 {
+				e.refresh(ctx, key, load)
+			}
 			return v, nil
 		case e.sie > 0 && now < info.StaleAt: // expired, kept for stale-if-error
 			e.c.RecordHit(ctx, false)
@@ -170,7 +172,7 @@ func (e *engine[T]) slow(ctx context.Context, key string, v T, info tiered.Entry
 			now := time.Now().UnixNano()
 			logical := info.StaleAt - e.sie
 			switch {
-			case now >= logical-e.ahead && now < logical:
+			case e.ahead > 0 && now >= logical-e.ahead && now < logical:
 				e.refresh(ctx, key, load)
 			case e.sie > 0 && now >= logical && now < info.StaleAt:
 				return e.reload(ctx, key, v, load)

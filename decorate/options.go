@@ -33,7 +33,8 @@ type Options struct {
 	IsNotFound func(error) bool
 	// RefreshAhead is the window before expiry in which a read returns the cached value at once and
 	// starts one background refresh of its key. Zero disables refresh-ahead. It must be shorter
-	// than the strategy's TTL.
+	// than the strategy's TTL. Like StaleIfError it relies on the cache's in-process L1, which
+	// tells the entry's age without a round trip; a cache whose first tier is remote ignores both.
 	RefreshAhead time.Duration
 	// StaleIfError keeps entries this long past their TTL: a read of such an entry calls the source
 	// (once per key, however many callers) and, if the source fails, returns the old value instead
