@@ -23,6 +23,12 @@
 //     call for the IDs missing everywhere, one pipelined write back, and per-ID coalescing across
 //     overlapping batches.
 //
+// Keys are the wrapper's Name followed by the encoded arguments in parentheses, each tagged with
+// its kind and self-delimiting: Func named "users.byID" called with int64(42) reads the key
+// "users.byID(i42;)" (plus the cache's Namespace in Redis); a string argument "ab" encodes as
+// "s2:ab". Equal arguments always give the same key, in every process, and different arguments
+// never do. A wrapper and a Batch with the same Name and ID type share their entries.
+//
 // Values returned by a wrapper are shared with other callers (and with the cache's L1): callers
 // must not mutate them.
 package decorate
