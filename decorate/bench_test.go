@@ -134,7 +134,7 @@ func (h *rttCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.P
 // source call for the other 10, one pipeline to write them back.
 func BenchmarkBatch100(b *testing.B) {
 	srv := redistest.Shared(b)
-	namespace := fmt.Sprintf("bench:%d:", runID)
+	namespace := fmt.Sprintf("bench:%d:%d:", runID, nsSeq.Add(1)) // fresh for every -count round
 	var sourceCalls atomic.Int64
 	load := func(_ context.Context, ids []int64) (map[int64]profile, error) {
 		sourceCalls.Add(1)

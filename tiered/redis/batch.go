@@ -3,6 +3,7 @@ package redistier
 import (
 	"context"
 	"fmt"
+	"unsafe"
 
 	"github.com/redis/go-redis/v9"
 
@@ -17,7 +18,7 @@ var (
 // GetMany reads keys in as few round trips as the deployment allows: one MGET on a single node
 // (or behind Sentinel); in a Cluster, keys are grouped by hash slot and the per-slot MGETs go in
 // one pipeline, which go-redis sends as one round trip per master. The result has one element per
-// key, nil for a miss.
+// key, nil for a miss; callers must not modify the slices.
 func (b *Backend) GetMany(ctx context.Context, keys []string) ([][]byte, error) {
 	out := make([][]byte, len(keys))
 	if len(keys) == 0 {
@@ -105,7 +106,9 @@ func fill(out [][]byte, vals []any, idx []int) error {
 		switch v := v.(type) {
 		case nil:
 		case string:
-			out[j] = []byte(v)
+			// The reply is already a copy of the value that nothing else references; view it
+			// without copying it again. The cache only reads entries.
+			out[j] = unsafe.Slice(unsafe.StringData(v), len(v))
 		case []byte:
 			out[j] = v
 		default:
