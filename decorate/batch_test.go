@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -338,4 +339,30 @@ func TestBatchWithoutBatchBackend(t *testing.T) {
 	if c := src.calls(); len(c) != 2 || !slices.Equal(c[1], ids(21, 25)) {
 		t.Fatalf("source calls %v", c)
 	}
+}
+
+func TestBatchSourcePanics(t *testing.T) {
+	e := newEnv(t, ns(t))
+	var boom atomic.Bool
+	boom.Store(true)
+	src := &source{}
+	b, err := decorate.Batch(e.cache, func(ctx context.Context, ids []int64) (map[int64]user, error) {
+		if boom.Load() {
+			panic("source bug")
+		}
+		return src.load(ctx, ids)
+	}, batchOpts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pe *tiered.PanicError
+	if _, err := b.Call(t.Context(), ids(1, 3)); !errors.As(err, &pe) || !errors.Is(err, tiered.ErrLoaderPanic) {
+		t.Fatalf("panicking source: %v", err)
+	}
+	boom.Store(false)
+	got, err := b.Call(t.Context(), ids(1, 3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkUsers(t, got, ids(1, 3))
 }
