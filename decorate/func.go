@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	"strconv"
+	"unsafe"
 
 	"github.com/stratacache/strata/tiered"
 )
@@ -47,7 +49,11 @@ func Func[A, T any](c *tiered.Cache, fn func(context.Context, A) (T, error), o O
 func (f *Cached[A, T]) Call(ctx context.Context, a A) (T, error) {
 	var arr [keyStackSize]byte // the key of a hit never leaves the stack
 	buf := append(arr[:0], f.enc.prefix...)
-	buf = append(f.enc.appendArg(buf, a), ')')
+	if f.enc.int64 { // the common ID, without a call
+		buf = append(strconv.AppendInt(append(buf, 'i'), *(*int64)(unsafe.Pointer(&a)), 10), ';', ')')
+	} else {
+		buf = append(f.enc.appendArg(buf, a), ')')
+	}
 	v, info, ok := tiered.Peek[T](f.e.c, transient(buf))
 	if ok && f.e.servable(info) {
 		f.e.c.RecordHit(ctx, info.Negative)

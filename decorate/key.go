@@ -247,6 +247,7 @@ type keyEncoder[A any] struct {
 	prefix string // Name + "("
 	plan   op
 	custom func(A) string
+	int64  bool // A is a 64-bit signed integer (int64, int on 64-bit platforms, or a named one)
 }
 
 func newKeyEncoder[A any](name string, keyFunc any) (keyEncoder[A], error) {
@@ -264,12 +265,13 @@ func newKeyEncoder[A any](name string, keyFunc any) (keyEncoder[A], error) {
 		return e, err
 	}
 	e.plan = p
+	e.int64 = p.kind == opInt && p.size == 8
 	return e, nil
 }
 
 // appendArg appends a's encoding (without prefix or closing parenthesis).
 func (e *keyEncoder[A]) appendArg(dst []byte, a A) []byte {
-	if e.plan.kind == opInt && e.plan.size == 8 { // int64 and int on 64-bit: the common ID
+	if e.int64 {
 		dst = strconv.AppendInt(append(dst, 'i'), *(*int64)(unsafe.Pointer(&a)), 10)
 		return append(dst, ';')
 	}
