@@ -340,12 +340,12 @@ func (b *bus) run() {
 				b.c.log.Info("strata: invalidation bus subscribed again; L1 cleared", "channel", b.channel)
 			}
 			b.late.Store(false)
+			down = false
+			b.subscribed.Store(true)
 			if !confirmed {
 				confirmed = true
 				close(b.ready)
 			}
-			down = false
-			b.subscribed.Store(true)
 		case *redis.Message:
 			b.c.receive(b.ctx, m.Payload)
 		}
