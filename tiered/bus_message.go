@@ -126,7 +126,7 @@ func (r *frameReader) uvarint() uint64 {
 		return 0
 	}
 	v, n := binary.Uvarint(r.b)
-	if n <= 0 {
+	if n <= 0 || (n > 1 && r.b[n-1] == 0) { // overflow, truncated, or not the shortest form
 		r.err = fmt.Errorf("%w: bad length", errMalformed)
 		return 0
 	}
