@@ -260,7 +260,17 @@ func (b *bus) close() {
 	<-b.done
 }
 
-// run reads the subscription until close. See BusOptions for how drops are detected and handled.
+// run reads the subscription until close. See BusOptions for how drops are handled.
+//
+// Detecting a drop: go-redis hides reconnections. When a read on the subscription fails with a
+// connection error, PubSub.ReceiveTimeout returns that error once, and go-redis (releaseConn →
+// reconnect) closes the connection, dials a new one and writes SUBSCRIBE again; the server's
+// confirmation then comes back through ReceiveTimeout as a *redis.Subscription. The same happens
+// when a Ping finds the connection broken. So the first confirmation is the start, and every
+// later one proves that the connection was replaced, whether or not this goroutine saw the
+// error. A connection that fails silently (a frozen server, a lost route) never errors: an idle
+// subscription is pinged every HealthInterval, and a read timeout with a ping still unanswered
+// replaces the PubSub outright.
 func (b *bus) run() {
 	defer close(b.done)
 	var (
