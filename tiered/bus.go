@@ -36,13 +36,17 @@ import (
 //     a restarted server), or after at most 2 × HealthInterval when the connection goes silent
 //     (an idle subscription is pinged every HealthInterval and is declared dead when the ping gets
 //     no answer within another HealthInterval);
-//   - at every failed attempt to reconnect (at most one second apart), so that nothing loaded while
-//     the bus is down is served for long;
+//   - at every failed attempt to reconnect (at most one second apart, plus however long the
+//     client takes to give up on an attempt: its DialTimeout and ReadTimeout), so that nothing
+//     loaded while the bus is down is served for long;
 //   - when the subscription is confirmed again, before any message of the new connection is
 //     handled, so nothing written to L1 before the resubscription survives it.
 //
 // So an in-process entry is never served more than about 2 × HealthInterval (2 s by default) after
-// a change it missed, and only while the bus is down or not yet known to be down. Each drop,
+// a change it missed — plus, while the server stays unreachable, the client's DialTimeout and
+// ReadTimeout per reconnection attempt — and only while the bus is down or not yet known to be
+// down. A client of its own for the bus with short timeouts (say 500 ms each) keeps the bound
+// tight. Each drop,
 // resubscription and clear is counted in [InvalidationStats].
 //
 // One race remains, inherent to cache-aside and bounded by the entry's TTL: a read that fetched
@@ -50,7 +54,8 @@ import (
 // just after the invalidation arrived.
 type BusOptions struct {
 	// Client carries the Pub/Sub subscription and the published messages. A Cluster client works
-	// (PUBLISH reaches every node). Nil means the client of the first byte tier that exposes one
+	// (PUBLISH reaches every node). Its DialTimeout and ReadTimeout bound each reconnection
+	// attempt and so enter the staleness bound. Nil means the client of the first byte tier that exposes one
 	// through a Client() redis.UniversalClient method, as the redis tier does. Give it
 	// ContextTimeoutEnabled so that PublishTimeout is honoured. The client stays the caller's to
 	// close, after the cache.
@@ -308,19 +313,20 @@ func (b *bus) run() {
 				// connection is dead but may not know it. Replace it.
 				drop("no answer to ping", err)
 				pinged = false
-				b.mu.Lock()
-				if b.ctx.Err() != nil {
-					b.mu.Unlock()
+				if ps = b.replace(ps); ps == nil {
 					return
 				}
-				_ = ps.Close()
-				b.ps = b.client.Subscribe(b.ctx, b.channel)
-				ps = b.ps
-				b.mu.Unlock()
 				continue
 			}
 			drop("subscription error", err)
 			pinged = false
+			if isTimeout(err) && errorsSeen%5 == 4 {
+				// Still silent after several intervals on a connection that never confirmed
+				// the subscription: start over on a new one.
+				if ps = b.replace(ps); ps == nil {
+					return
+				}
+			}
 			if h := testHookBusError; h != nil {
 				h()
 			}
@@ -360,6 +366,23 @@ func (b *bus) run() {
 			b.c.receive(b.ctx, m.Payload)
 		}
 	}
+}
+
+// replace closes ps and subscribes on a new PubSub, which it returns (nil once the bus is
+// closing).
+func (b *bus) replace(ps *redis.PubSub) *redis.PubSub {
+	_ = ps.Close()
+	// Subscribing dials and may wait on an unresponsive server (up to the client's DialTimeout
+	// and ReadTimeout), so it runs outside the lock that Close takes.
+	np := b.client.Subscribe(b.ctx, b.channel)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.ctx.Err() != nil {
+		_ = np.Close()
+		return nil
+	}
+	b.ps = np
+	return np
 }
 
 func isTimeout(err error) bool {

@@ -398,7 +398,11 @@ func TestBusReconnectClearsL1(t *testing.T) {
 func TestBusSilentDrop(t *testing.T) {
 	srv := redistest.Start(t)
 	ns := testNamespace(t)
-	b := newBusCache(t, srv.Client(t), ns)
+	// The bus gets a client of its own with short timeouts, which bound each reconnection
+	// attempt against the frozen server.
+	busClient := redis.NewClient(&redis.Options{Addr: srv.Addr(), DialTimeout: 200 * time.Millisecond, ReadTimeout: 200 * time.Millisecond, WriteTimeout: 200 * time.Millisecond, ContextTimeoutEnabled: true})
+	t.Cleanup(func() { _ = busClient.Close() })
+	b := newBusCache(t, srv.Client(t), ns, func(o *Options) { o.Bus.Client = busClient })
 	loadInt(t, b, "k", 1)
 	if err := srv.Pause(); err != nil {
 		t.Fatal(err)
@@ -418,6 +422,14 @@ func TestBusSilentDrop(t *testing.T) {
 	if bound := 2*200*time.Millisecond + 300*time.Millisecond; took > bound {
 		t.Errorf("cleared after %v, bound %v", took, bound)
 	}
+	// Stay frozen for several intervals: the bus keeps clearing L1 and starts over on a new
+	// connection, and must still come back once the server answers.
+	time.Sleep(1200 * time.Millisecond)
+	b.l1.Set("during", &item{value: 1, staleAt: 1 << 62, expiresAt: 1 << 62}, time.Hour)
+	eventually(t, time.Second, "entries written during the outage cleared", func() bool {
+		_, ok := b.l1.Get("during")
+		return !ok
+	})
 	if err := srv.Resume(); err != nil {
 		t.Fatal(err)
 	}
