@@ -112,3 +112,27 @@ func TestCoherenceCapabilities(t *testing.T) {
 		}
 	})
 }
+
+func TestDeletePatternRing(t *testing.T) {
+	ctx := context.Background()
+	s1, s2 := redistest.Start(t), redistest.Start(t)
+	ring := redis.NewRing(&redis.RingOptions{Addrs: map[string]string{"a": s1.Addr(), "b": s2.Addr()}})
+	t.Cleanup(func() { _ = ring.Close() })
+	for i := range 200 {
+		if err := ring.Set(ctx, fmt.Sprint("r:", i), "v", time.Minute).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, s := range []*redistest.Server{s1, s2} {
+		if n, _ := s.Client(t).DBSize(ctx).Result(); n == 0 {
+			t.Fatal("a ring shard holds no key")
+		}
+	}
+	b, err := New(ring, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := b.DeletePattern(ctx, "r:*"); err != nil || n != 200 {
+		t.Fatalf("DeletePattern on a ring = %d, %v", n, err)
+	}
+}

@@ -15,17 +15,25 @@ import (
 const scanBatch = 512
 
 // ErrUnsupportedClient is returned by operations that need to reach every node when the client is
-// neither a *redis.Client (single node or Sentinel failover) nor a *redis.ClusterClient.
+// not a *redis.Client (single node or Sentinel failover), *redis.ClusterClient or *redis.Ring.
 var ErrUnsupportedClient = errors.New("redistier: client type cannot enumerate its nodes")
 
 // DeletePattern removes every key matching the Redis glob pattern and returns how many it removed.
-// In a Cluster it scans every master. Keys written while it runs may survive it.
+// In a Cluster it scans every master, in a Ring every shard. Keys written while it runs may survive it.
 func (b *Backend) DeletePattern(ctx context.Context, pattern string) (int, error) {
 	switch c := b.c.(type) {
 	case *redis.ClusterClient:
 		var total atomic.Int64
 		err := c.ForEachMaster(ctx, func(ctx context.Context, node *redis.Client) error {
 			n, err := scanUnlink(ctx, node, pattern, true)
+			total.Add(int64(n))
+			return err
+		})
+		return int(total.Load()), err
+	case *redis.Ring:
+		var total atomic.Int64
+		err := c.ForEachShard(ctx, func(ctx context.Context, shard *redis.Client) error {
+			n, err := scanUnlink(ctx, shard, pattern, false)
 			total.Add(int64(n))
 			return err
 		})
