@@ -348,10 +348,12 @@ func (b *bus) run() {
 				continue
 			}
 			if confirmed || b.late.Load() {
-				if confirmed && !down {
-					b.c.inv.drops.Add(1) // go-redis reconnected before this goroutine saw an error
+				if confirmed {
+					if !down {
+						b.c.inv.drops.Add(1) // go-redis reconnected before this goroutine saw an error
+					}
+					b.c.inv.resubscribes.Add(1)
 				}
-				b.c.inv.resubscribes.Add(1)
 				b.c.clearValueTiers(b.ctx)
 				b.c.log.Info("strata: invalidation bus subscribed again; L1 cleared", "channel", b.channel)
 			}

@@ -34,7 +34,8 @@ func newBusCache(t testing.TB, rdb redis.UniversalClient, ns string, edit ...fun
 	opts := Options{
 		Tiers:     []Tier{{Backend: busL1(t)}, {Backend: l2, Timeout: time.Second}},
 		Namespace: ns,
-		Bus:       &BusOptions{HealthInterval: 200 * time.Millisecond},
+		// Generous publish budget: the machine running the tests may be loaded.
+		Bus: &BusOptions{HealthInterval: 200 * time.Millisecond, PublishTimeout: 2 * time.Second},
 	}
 	for _, e := range edit {
 		e(&opts)

@@ -41,7 +41,7 @@ func (c *Cache) Invalidate(ctx context.Context, keys ...string) error {
 		ctx = c.obs.StartOp(ctx, OpInvalidate)
 	}
 	c.inv.local.Add(1)
-	err := c.deleteLocal(ctx, keys, true)
+	err := c.invalidateKeys(ctx, keys)
 	err = errors.Join(err, c.broadcast(ctx, &busMessage{kind: kindKeys, keys: keys}))
 	if c.obs != nil {
 		c.obs.EndOp(ctx, OpInvalidate, OpResult{Tier: -1, Err: err})
@@ -122,7 +122,6 @@ func (c *Cache) InvalidatePattern(ctx context.Context, pattern string) error {
 		ctx = c.obs.StartOp(ctx, OpInvalidate)
 	}
 	c.inv.local.Add(1)
-	c.deleteValuePattern(pattern)
 	var errs []error
 	full := glob.Escape(c.namespace) + pattern
 	for _, t := range c.tiers {
@@ -142,6 +141,7 @@ func (c *Cache) InvalidatePattern(ctx context.Context, pattern string) error {
 			errs = append(errs, tierErr(t, err))
 		}
 	}
+	c.deleteValuePattern(pattern)
 	errs = append(errs, c.broadcast(ctx, &busMessage{kind: kindPattern, pattern: pattern}))
 	err := errors.Join(errs...)
 	if c.obs != nil {
@@ -189,7 +189,7 @@ func (c *Cache) InvalidateTags(ctx context.Context, tags ...string) error {
 	}
 	keys = dedupe(keys)
 	if len(keys) > 0 {
-		errs = append(errs, c.deleteLocal(ctx, keys, true))
+		errs = append(errs, c.invalidateKeys(ctx, keys))
 	}
 	errs = append(errs, c.broadcast(ctx, &busMessage{kind: kindTags, tags: tags, keys: keys}))
 	err := errors.Join(errs...)
@@ -214,7 +214,6 @@ func (c *Cache) InvalidateAll(ctx context.Context) error {
 		ctx = c.obs.StartOp(ctx, OpInvalidate)
 	}
 	c.inv.local.Add(1)
-	c.clearValueTiers(ctx)
 	var errs []error
 	full := glob.Escape(c.namespace) + "*"
 	for _, t := range c.tiers {
@@ -234,12 +233,29 @@ func (c *Cache) InvalidateAll(ctx context.Context) error {
 			errs = append(errs, tierErr(t, err))
 		}
 	}
+	c.clearValueTiers(ctx)
 	errs = append(errs, c.broadcast(ctx, &busMessage{kind: kindClear}))
 	err := errors.Join(errs...)
 	if c.obs != nil {
 		c.obs.EndOp(ctx, OpInvalidate, OpResult{Tier: -1, Err: err})
 	}
 	return err
+}
+
+// invalidateKeys removes keys from the shared tiers first, the lowest first, and then from the
+// in-process tiers, so that a concurrent read on this instance that misses L1 finds no old copy
+// left below to promote back. Errors of byte tiers are returned.
+func (c *Cache) invalidateKeys(ctx context.Context, keys []string) error {
+	var errs []error
+	for i := len(c.tiers) - 1; i >= 0; i-- {
+		t := c.tiers[i]
+		if t.vb != nil {
+			t.vb.Delete(keys...)
+		} else if err := c.remoteDelete(ctx, t, keys...); err != nil {
+			errs = append(errs, tierErr(t, err))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // broadcast publishes m when the cache has a bus.
