@@ -21,7 +21,7 @@ import (
 func BenchmarkInvalidationPropagation(b *testing.B) {
 	ctx := context.Background()
 	srv := redistest.Shared(b)
-	ns := testNamespace(b)
+	ns := busNamespace(b)
 	a := newBusCache(b, srv.Client(b), ns)
 	r := newBusCache(b, srv.Client(b), ns)
 
@@ -36,7 +36,7 @@ func BenchmarkInvalidationPropagation(b *testing.B) {
 	lat := make([]time.Duration, 0, b.N)
 	raw := make([]time.Duration, 0, b.N)
 	for i := range keys {
-		loadInt(b, r, fmt.Sprint("k", i), i)
+		busLoadInt(b, r, fmt.Sprint("k", i), i)
 	}
 	b.ResetTimer()
 	for i := range b.N {
