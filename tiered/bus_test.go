@@ -550,3 +550,18 @@ func TestBusStartsWhileRedisIsDown(t *testing.T) {
 		t.Fatal("an entry written before the subscription survived it")
 	}
 }
+
+// TestBusIdleIsHealthy: an idle subscription is pinged, answers, and is not taken for a drop.
+func TestBusIdleIsHealthy(t *testing.T) {
+	srv := redistest.Shared(t)
+	c := newBusCache(t, srv.Client(t), busNamespace(t), func(o *Options) { o.Bus.HealthInterval = 50 * time.Millisecond })
+	busLoadInt(t, c, "k", 1)
+	time.Sleep(500 * time.Millisecond) // ten idle intervals, each answered by a ping
+	s := c.InvalidationStats()
+	if s.Drops != 0 || s.L1Clears != 0 || !s.Subscribed {
+		t.Fatalf("idle bus stats %+v", s)
+	}
+	if _, ok := c.l1.Get("k"); !ok {
+		t.Fatal("an idle bus cleared L1")
+	}
+}
