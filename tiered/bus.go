@@ -84,6 +84,12 @@ type BusOptions struct {
 	// AuditMaxLen trims the audit stream to about this many entries. Zero means
 	// DefaultAuditMaxLen.
 	AuditMaxLen int64
+	// MaxUpdateSize is the largest encoded value Update sends to the other instances; a larger
+	// one is sent as an invalidation of the key, and they read it from the shared tiers when
+	// they next need it. Redis buffers every message for every subscriber (and disconnects
+	// subscribers that fall behind: client-output-buffer-limit pubsub), so large values are
+	// better not broadcast. Zero means DefaultMaxUpdateSize; negative never sends values.
+	MaxUpdateSize int
 }
 
 // Bus defaults.
@@ -92,6 +98,7 @@ const (
 	DefaultBusHealthInterval = time.Second
 	DefaultBusStartTimeout   = 2 * time.Second
 	DefaultAuditMaxLen       = 10_000
+	DefaultMaxUpdateSize     = 64 << 10
 	busMaxBackoff            = time.Second
 )
 
@@ -166,6 +173,7 @@ type bus struct {
 	health         time.Duration
 	audit          string
 	auditMax       int64
+	maxUpdate      int
 
 	ctx        context.Context
 	cancel     context.CancelFunc
@@ -192,6 +200,10 @@ func newBus(c *Cache, o *BusOptions) (*bus, error) {
 		health:         o.HealthInterval,
 		audit:          o.AuditStream,
 		auditMax:       o.AuditMaxLen,
+		maxUpdate:      o.MaxUpdateSize,
+	}
+	if b.maxUpdate == 0 {
+		b.maxUpdate = DefaultMaxUpdateSize
 	}
 	if o.Channel == "" {
 		b.channel = c.namespace + DefaultBusChannel

@@ -55,8 +55,9 @@ func (c *Cache) Invalidate(ctx context.Context, keys ...string) error {
 //
 // A receiver that holds the key in an in-process tier decodes the new value into the Go type of
 // the value it holds; one that does not hold it (or cannot decode it) simply drops the key, and
-// its next read finds the new value in the shared tiers. A value that cannot be encoded is sent as
-// an invalidation instead. Tags given in opts travel with the value.
+// its next read finds the new value in the shared tiers. A value that cannot be encoded, or whose
+// encoding is larger than BusOptions.MaxUpdateSize, is sent as an invalidation instead. Tags given
+// in opts travel with the value.
 func (c *Cache) Update(ctx context.Context, key string, value any, s Strategy, opts ...WriteOption) error {
 	if err := c.check(key); err != nil {
 		return err
@@ -80,7 +81,7 @@ func (c *Cache) Update(ctx context.Context, key string, value any, s Strategy, o
 			payload, flags, err = c.encode(value)
 			encoded = err == nil
 		}
-		if encoded && lt.fresh > 0 {
+		if encoded && lt.fresh > 0 && len(payload) <= c.bus.maxUpdate {
 			m = &busMessage{kind: kindUpdate, key: key, tags: w.tags, entry: envelope{
 				flags: flags, created: now, staleAt: now + lt.fresh, expiresAt: now + lt.fresh + lt.stale, payload: payload,
 			}}

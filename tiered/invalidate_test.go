@@ -183,3 +183,34 @@ func TestUpdateUnencodable(t *testing.T) {
 		return !ok
 	})
 }
+
+// TestUpdateTooLargeIsInvalidation: a value above MaxUpdateSize travels as an invalidation.
+func TestUpdateTooLargeIsInvalidation(t *testing.T) {
+	ctx := context.Background()
+	srv := redistest.Shared(t)
+	ns := busNamespace(t)
+	small := func(o *Options) { o.Bus.MaxUpdateSize = 16 }
+	a := newBusCache(t, srv.Client(t), ns, small)
+	b := newBusCache(t, srv.Client(t), ns, small)
+	if _, err := Load(ctx, b, "k", Default, func(context.Context) (string, error) { return "old", nil }); err != nil {
+		t.Fatal(err)
+	}
+	big := "a value well over sixteen bytes"
+	if err := a.Update(ctx, "k", big, Default); err != nil {
+		t.Fatal(err)
+	}
+	busEventually(t, time.Second, "k dropped from b", func() bool {
+		_, ok := b.l1.Get("k")
+		return !ok
+	})
+	if s, _, _ := Get[string](ctx, b, "k"); s != big {
+		t.Fatalf("b reads %q", s)
+	}
+	if err := a.Update(ctx, "k", "tiny", Default); err != nil {
+		t.Fatal(err)
+	}
+	busEventually(t, time.Second, "small value sent as an update", func() bool {
+		v, ok := busL1Value(b, "k")
+		return ok && v == "tiny"
+	})
+}
