@@ -78,8 +78,11 @@ func (c *Cache) Update(ctx context.Context, key string, value any, s Strategy, o
 	if c.bus != nil {
 		var m *busMessage
 		if !encoded && err == nil && lt.fresh > 0 {
-			payload, flags, err = c.encode(value)
-			encoded = err == nil
+			// No byte tier encoded it. A value the codec cannot encode is still fine in L1 (as
+			// with Set); the others then get an invalidation.
+			var encErr error
+			payload, flags, encErr = c.encode(value)
+			encoded = encErr == nil
 		}
 		if encoded && lt.fresh > 0 && len(payload) <= c.bus.maxUpdate {
 			m = &busMessage{kind: kindUpdate, key: key, tags: w.tags, entry: envelope{
