@@ -137,6 +137,35 @@ func TestClusterCoherence(t *testing.T) {
 		})
 	})
 
+	t.Run("reconnect", func(t *testing.T) {
+		busLoadInt(t, b, "r", 1)
+		before := b.InvalidationStats().Resubscribes
+		err := rdb.ForEachMaster(ctx, func(ctx context.Context, node *redis.Client) error {
+			return node.ClientKillByFilter(ctx, "TYPE", "pubsub").Err()
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		busEventually(t, 5*time.Second, "b resubscribed to the cluster", func() bool {
+			s := b.InvalidationStats()
+			return s.Resubscribes > before && s.Subscribed
+		})
+		if _, ok := busL1Value(b, "r"); ok {
+			t.Fatal("L1 entry survived the resubscription")
+		}
+		busEventually(t, 5*time.Second, "a resubscribed too", func() bool {
+			return a.InvalidationStats().Subscribed
+		})
+		busLoadInt(t, b, "r", 1)
+		if err := a.Update(ctx, "r", 2, Default); err != nil {
+			t.Fatal(err)
+		}
+		busEventually(t, 2*time.Second, "update after the reconnect", func() bool {
+			v, ok := busL1Value(b, "r")
+			return ok && v == 2
+		})
+	})
+
 	t.Run("streams", func(t *testing.T) {
 		id, err := a.Publish(ctx, "s", map[string]any{"x": "1"}, 100)
 		if err != nil {
