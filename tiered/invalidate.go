@@ -11,6 +11,10 @@ import (
 	"github.com/stratacache/strata/internal/glob"
 )
 
+// maxBroadcastKeys is the most keys a tag invalidation sends; beyond it the others clear their
+// in-process tiers.
+const maxBroadcastKeys = 10_000
+
 // ErrEmptyPattern is returned by InvalidatePattern for an empty pattern.
 var ErrEmptyPattern = errors.New("tiered: empty pattern")
 
@@ -156,7 +160,8 @@ func (c *Cache) InvalidatePattern(ctx context.Context, pattern string) error {
 
 // InvalidateTags removes every entry written with one of the tags (see [Tags]) from every tier,
 // and with a bus from the in-process tiers of every other instance. See [Options.MaxTagEntries]
-// for how the tag indexes are kept bounded.
+// for how the tag indexes are kept bounded. The other instances receive the tags and the keys
+// found under them; beyond 10,000 keys they are told to clear their in-process tiers instead.
 func (c *Cache) InvalidateTags(ctx context.Context, tags ...string) error {
 	if c.closed.Load() {
 		return ErrClosed
@@ -195,7 +200,12 @@ func (c *Cache) InvalidateTags(ctx context.Context, tags ...string) error {
 	if len(keys) > 0 {
 		errs = append(errs, c.invalidateKeys(ctx, keys))
 	}
-	errs = append(errs, c.broadcast(ctx, &busMessage{kind: kindTags, tags: tags, keys: keys}))
+	m := &busMessage{kind: kindTags, tags: tags, keys: keys}
+	if len(keys) > maxBroadcastKeys {
+		// Cheaper for everyone than a huge message: the others empty their in-process tiers.
+		m = &busMessage{kind: kindClear}
+	}
+	errs = append(errs, c.broadcast(ctx, m))
 	err := errors.Join(errs...)
 	if c.obs != nil {
 		c.obs.EndOp(ctx, OpInvalidate, OpResult{Tier: -1, Err: err})
