@@ -565,3 +565,50 @@ func TestBusIdleIsHealthy(t *testing.T) {
 		t.Fatal("an idle bus cleared L1")
 	}
 }
+
+// TestBusRecheck simulates the cache-aside race: a read that fetched the old value before the
+// change stores it in L1 just after the message was applied. The second pass removes it, on the
+// receivers and on the sender, and leaves an update's own entry alone.
+func TestBusRecheck(t *testing.T) {
+	ctx := context.Background()
+	srv := redistest.Shared(t)
+	ns := busNamespace(t)
+	fast := func(o *Options) { o.Bus.RecheckAfter = 50 * time.Millisecond }
+	a := newBusCache(t, srv.Client(t), ns, fast)
+	b := newBusCache(t, srv.Client(t), ns, fast)
+	stale := func(c *Cache, key string) {
+		c.l1.Set(key, &item{value: 1, staleAt: 1 << 62, expiresAt: 1 << 62}, time.Hour)
+	}
+
+	busLoadInt(t, b, "k", 1)
+	if err := a.Invalidate(ctx, "k"); err != nil {
+		t.Fatal(err)
+	}
+	busEventually(t, time.Second, "k applied on b", func() bool { _, ok := b.l1.Get("k"); return !ok })
+	stale(b, "k") // the late promotion, on the receiver
+	stale(a, "k") // and on the sender
+	busEventually(t, time.Second, "the late copies removed by the second pass", func() bool {
+		_, okA := a.l1.Get("k")
+		_, okB := b.l1.Get("k")
+		return !okA && !okB
+	})
+
+	busLoadInt(t, b, "u", 1)
+	if err := a.Update(ctx, "u", 2, Default); err != nil {
+		t.Fatal(err)
+	}
+	busEventually(t, time.Second, "update applied on b", func() bool { v, _ := busL1Value(b, "u"); return v == 2 })
+	time.Sleep(150 * time.Millisecond) // past the second pass
+	if v, _ := busL1Value(b, "u"); v != 2 {
+		t.Fatalf("the second pass removed the update's own entry (L1 holds %v)", v)
+	}
+	if err := a.Update(ctx, "u", 3, Default); err != nil {
+		t.Fatal(err)
+	}
+	busEventually(t, time.Second, "second update applied on b", func() bool { v, _ := busL1Value(b, "u"); return v == 3 })
+	stale(b, "u")
+	busEventually(t, time.Second, "the late copy of u removed", func() bool { _, ok := b.l1.Get("u"); return !ok })
+	if got := busLoadInt(t, b, "u", -1); got != 3 {
+		t.Fatalf("b reads %d after the second pass, want 3", got)
+	}
+}

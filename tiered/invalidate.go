@@ -283,24 +283,73 @@ func (c *Cache) broadcast(ctx context.Context, m *busMessage) error {
 // bulkTimeout is the budget of a byte-tier call that walks many keys.
 func (c *Cache) bulkTimeout(t *tier) time.Duration { return max(t.timeout, c.loadTimeout) }
 
-// apply carries out another instance's message on the in-process tiers.
-func (c *Cache) apply(ctx context.Context, m *busMessage) error {
+// apply carries out another instance's message on the in-process tiers. It returns the second
+// pass to run RecheckAfter later (see BusOptions.RecheckAfter).
+func (c *Cache) apply(ctx context.Context, m *busMessage) (rc recheck, err error) {
 	switch m.kind {
 	case kindKeys:
-		return c.deleteLocal(ctx, m.keys, false)
+		rc.keys = m.keys
+		err = c.deleteLocal(ctx, m.keys, false)
 	case kindUpdate:
-		return c.applyUpdate(m)
+		err = c.applyUpdate(m)
+		rc.key = m.key
+		rc.items = make([]any, len(c.tiers))
+		for i, t := range c.tiers {
+			if t.vb != nil {
+				rc.items[i], _ = t.vb.Get(m.key)
+			}
+		}
 	case kindPattern:
+		rc.pattern = m.pattern
 		c.deleteValuePattern(m.pattern)
 	case kindTags:
-		keys := append(c.tags.take(m.tags), m.keys...)
-		if len(keys) > 0 {
-			return c.deleteLocal(ctx, keys, false)
+		rc.keys = append(c.tags.take(m.tags), m.keys...)
+		if len(rc.keys) > 0 {
+			err = c.deleteLocal(ctx, rc.keys, false)
 		}
 	case kindClear:
 		c.clearValueTiers(ctx)
 	}
-	return nil
+	return rc, err
+}
+
+// recheck is the second pass of an applied message: the in-process copies of its keys are
+// removed again, unless (for an update) they are still the very entry the update stored. It
+// catches a read on this instance that fetched the old value from a shared tier before the change
+// and stored it in L1 after the message had been applied.
+type recheck struct {
+	at      time.Time
+	keys    []string // removed again
+	pattern string   // removed again by pattern
+	key     string   // an updated key ...
+	items   []any    // ... and what each tier held right after the update (nil: nothing)
+	seq     uint64   // the update's number, to skip the passes of updates superseded since
+}
+
+func (rc *recheck) empty() bool { return rc.keys == nil && rc.pattern == "" && rc.key == "" }
+
+// run performs the second pass.
+func (rc *recheck) run(c *Cache) {
+	if len(rc.keys) > 0 {
+		c.deleteValues(rc.keys...)
+	}
+	if rc.pattern != "" {
+		c.deleteValuePattern(rc.pattern)
+	}
+	if rc.key != "" {
+		if latest := c.bus.updates[rc.key]; latest != rc.seq {
+			return // a later update of the key stored a newer entry and has its own pass
+		}
+		delete(c.bus.updates, rc.key)
+		for i, t := range c.tiers {
+			if t.vb == nil {
+				continue
+			}
+			if cur, ok := t.vb.Get(rc.key); ok && cur != rc.items[i] {
+				t.vb.Delete(rc.key)
+			}
+		}
+	}
 }
 
 // applyUpdate replaces the in-process copy of an updated key. The new value is decoded into the
