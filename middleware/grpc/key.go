@@ -1,0 +1,80 @@
+package grpccache
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
+	"fmt"
+	"hash"
+	"sync"
+
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/protobuf/proto"
+)
+
+// keyBuf pools the buffers keys are built in.
+var keyBuf = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
+
+var deterministic = proto.MarshalOptions{Deterministic: true}
+
+// buildKey returns prefix + base64url(SHA-256(salt, target, vary values, credential, request)).
+// Every part but the last is fixed-size or length-prefixed; the request's deterministic proto
+// encoding comes last, so the parts cannot be confused with one another. cred is the hash of the
+// caller's credential, or nil.
+func buildKey(prefix string, salt *[sha256.Size]byte, target string, vary []string, md metadata.MD, cred []byte, req proto.Message) (string, error) {
+	bp := keyBuf.Get().(*[]byte)
+	b := append((*bp)[:0], salt[:]...)
+	b = appendString(b, target)
+	b = binary.AppendUvarint(b, uint64(len(vary)))
+	for _, k := range vary {
+		vs := md[k]
+		b = binary.AppendUvarint(b, uint64(len(vs)))
+		for _, v := range vs {
+			b = appendString(b, v)
+		}
+	}
+	if cred == nil {
+		b = append(b, 0)
+	} else {
+		b = append(b, 1)
+		b = append(b, cred...)
+	}
+	b, err := deterministic.MarshalAppend(b, req)
+	if err != nil {
+		*bp = b[:0]
+		keyBuf.Put(bp)
+		return "", fmt.Errorf("grpccache: marshal request: %w", err)
+	}
+	sum := sha256.Sum256(b)
+	if cap(b) <= 64<<10 { // do not keep huge buffers alive
+		*bp = b[:0]
+		keyBuf.Put(bp)
+	}
+	k := make([]byte, len(prefix)+base64.RawURLEncoding.EncodedLen(len(sum)))
+	copy(k, prefix)
+	base64.RawURLEncoding.Encode(k[len(prefix):], sum[:])
+	return string(k), nil
+}
+
+// credHasher hashes authorization values: HMAC-SHA256 under a secret key when one is given, plain
+// SHA-256 with a domain separator otherwise. Only the hash ever enters a key.
+type credHasher struct {
+	key []byte
+}
+
+func (c credHasher) sum(values []string) []byte {
+	var h hash.Hash
+	if len(c.key) > 0 {
+		h = hmac.New(sha256.New, c.key)
+	} else {
+		h = sha256.New()
+		h.Write([]byte("strata-grpccache-authorization\x00"))
+	}
+	var b []byte
+	for _, v := range values {
+		b = appendString(b[:0], v)
+		h.Write(b)
+	}
+	return h.Sum(nil)
+}
