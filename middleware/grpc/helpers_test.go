@@ -232,12 +232,17 @@ func (e *env) waitEntered(t testing.TB, n int64) {
 
 func (e *env) serve(t testing.TB, opts ...grpc.ServerOption) {
 	t.Helper()
+	e.serveService(t, func(s *grpc.Server) { testpb.RegisterItemServiceServer(s, e.srv) }, opts...)
+}
+
+func (e *env) serveService(t testing.TB, register func(*grpc.Server), opts ...grpc.ServerOption) {
+	t.Helper()
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	gs := grpc.NewServer(opts...)
-	testpb.RegisterItemServiceServer(gs, e.srv)
+	register(gs)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)

@@ -338,14 +338,16 @@ func (s *Server) replay(ctx context.Context, m *method, header, trailer metadata
 	}
 }
 
-// clientCacheControl is the cache-control value sent with entry e at time now.
+// clientCacheControl is the cache-control value sent with entry e at time now. As in HTTP, the
+// age is counted in whole seconds: max-age = ClientMaxAge - age, and never more than the entry's
+// remaining freshness here.
 func clientCacheControl(p *Policy, e *entry, now int64) string {
-	left := int64(p.ClientMaxAge) - (now - e.storedAt)
+	const sec = int64(time.Second)
+	secs := int64(p.ClientMaxAge)/sec - max(now-e.storedAt, 0)/sec
 	if e.freshUntil != 0 {
-		left = min(left, e.freshUntil-now)
+		secs = min(secs, (e.freshUntil-now)/sec)
 	}
-	secs := max(left/int64(time.Second), 0)
-	v := "max-age=" + strconv.FormatInt(secs, 10)
+	v := "max-age=" + strconv.FormatInt(max(secs, 0), 10)
 	if p.Authorization == AuthPerCaller {
 		v = "private, " + v
 	}
