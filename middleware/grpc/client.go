@@ -136,16 +136,15 @@ func (c *Client) intercept(ctx context.Context, fullMethod string, req, reply an
 	if mode == modeBypass || !ok1 || !ok2 || (c.methods != nil && !c.methods(fullMethod)) {
 		return invoker(ctx, fullMethod, req, reply, cc, opts...)
 	}
-	md, _ := metadata.FromOutgoingContext(ctx)
 	var cred []byte
-	if auth := md[mdAuthorization]; len(auth) > 0 {
+	if auth := metadata.ValueFromOutgoingContext(ctx, mdAuthorization); len(auth) > 0 {
 		cred = c.cred.sum(auth)
 	}
 	target := ""
 	if cc != nil {
 		target = cc.CanonicalTarget()
 	}
-	key, err := buildKey("grpcc:"+fullMethod+":", &c.salt, target, c.vary, md, cred, reqMsg)
+	key, err := buildKey(ctx, outgoing, "grpcc:"+fullMethod+":", &c.salt, target, c.vary, cred, reqMsg)
 	if err != nil {
 		return invoker(ctx, fullMethod, req, reply, cc, opts...)
 	}

@@ -2,6 +2,7 @@ package grpccache
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"testing"
 	"time"
@@ -150,7 +151,8 @@ func TestKeyPartsUnambiguous(t *testing.T) {
 	var salt [32]byte
 	req := &testpb.GetItemRequest{Id: "x"}
 	k := func(vary []string, md metadata.MD, cred []byte) string {
-		s, err := buildKey("p:", &salt, "", vary, md, cred, req)
+		ctx := metadata.NewIncomingContext(context.Background(), md)
+		s, err := buildKey(ctx, incoming, "p:", &salt, "", vary, cred, req)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,6 +1,7 @@
 package grpccache
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
@@ -18,17 +19,33 @@ var keyBuf = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
 
 var deterministic = proto.MarshalOptions{Deterministic: true}
 
+// mdSource says where buildKey reads metadata values: the call's incoming metadata (server) or
+// its outgoing metadata (client). Reading single keys spares copying the whole metadata map.
+type mdSource uint8
+
+const (
+	incoming mdSource = iota
+	outgoing
+)
+
+func (src mdSource) get(ctx context.Context, key string) []string {
+	if src == incoming {
+		return metadata.ValueFromIncomingContext(ctx, key)
+	}
+	return metadata.ValueFromOutgoingContext(ctx, key)
+}
+
 // buildKey returns prefix + base64url(SHA-256(salt, target, vary values, credential, request)).
 // Every part but the last is fixed-size or length-prefixed; the request's deterministic proto
-// encoding comes last, so the parts cannot be confused with one another. cred is the hash of the
-// caller's credential, or nil.
-func buildKey(prefix string, salt *[sha256.Size]byte, target string, vary []string, md metadata.MD, cred []byte, req proto.Message) (string, error) {
+// encoding comes last, so the parts cannot be confused with one another. The values of the vary
+// keys come from ctx's metadata as src says; cred is the hash of the caller's credential, or nil.
+func buildKey(ctx context.Context, src mdSource, prefix string, salt *[sha256.Size]byte, target string, vary []string, cred []byte, req proto.Message) (string, error) {
 	bp := keyBuf.Get().(*[]byte)
 	b := append((*bp)[:0], salt[:]...)
 	b = appendString(b, target)
 	b = binary.AppendUvarint(b, uint64(len(vary)))
 	for _, k := range vary {
-		vs := md[k]
+		vs := src.get(ctx, k)
 		b = binary.AppendUvarint(b, uint64(len(vs)))
 		for _, v := range vs {
 			b = appendString(b, v)

@@ -190,13 +190,12 @@ func (s *Server) intercept(ctx context.Context, req any, info *grpc.UnaryServerI
 	if !ok {
 		return s.bypass(ctx, req, handler)
 	}
-	md, _ := metadata.FromIncomingContext(ctx)
-	cc := parseCacheControl(md[mdCacheControl])
+	cc := parseCacheControl(metadata.ValueFromIncomingContext(ctx, mdCacheControl))
 	if cc.noStore {
 		return s.bypass(ctx, req, handler)
 	}
 	var cred []byte
-	if auth := md[mdAuthorization]; len(auth) > 0 {
+	if auth := metadata.ValueFromIncomingContext(ctx, mdAuthorization); len(auth) > 0 {
 		switch m.policy.Authorization {
 		case AuthPerCaller:
 			cred = s.cred.sum(auth)
@@ -205,7 +204,7 @@ func (s *Server) intercept(ctx context.Context, req any, info *grpc.UnaryServerI
 			return s.bypass(ctx, req, handler)
 		}
 	}
-	key, err := buildKey(m.prefix, &m.salt, "", m.policy.VaryMetadata, md, cred, msg)
+	key, err := buildKey(ctx, incoming, m.prefix, &m.salt, "", m.policy.VaryMetadata, cred, msg)
 	if err != nil {
 		s.log.Warn("grpccache: request not cacheable", "method", m.name, "error", err)
 		return s.bypass(ctx, req, handler)
@@ -241,6 +240,9 @@ func (s *Server) intercept(ctx context.Context, req any, info *grpc.UnaryServerI
 	var out *outcome
 	if errors.As(err, &out) {
 		s.replay(ctx, m, out.header, out.trailer, StatusMiss, nil)
+		if pm, ok := out.resp.(proto.Message); ok && s.clone && out.err == nil {
+			return proto.Clone(pm), nil
+		}
 		return out.resp, out.err
 	}
 	if ctx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
