@@ -11,7 +11,8 @@
 //
 // GetProduct is declared idempotency_level = NO_SIDE_EFFECTS in catalogpb/catalog.proto, so the
 // server caches it (the response header cache-status says hit, miss or bypass) and tells clients
-// they may keep it with cache-control: max-age. UpdateProduct is not cached.
+// they may keep it with cache-control: max-age. UpdateProduct is not cached, and removes the
+// product's cached GetProduct answer with Server.Invalidate.
 package main
 
 import (
@@ -74,6 +75,8 @@ type catalog struct {
 	calls atomic.Int64
 	mu    sync.Mutex
 	names map[string]string
+	// cache, when set, is told to drop GetProduct answers that an update makes wrong.
+	cache *grpccache.Server
 }
 
 func (c *catalog) GetProduct(ctx context.Context, req *catalogpb.GetProductRequest) (*catalogpb.Product, error) {
@@ -103,6 +106,13 @@ func (c *catalog) UpdateProduct(ctx context.Context, req *catalogpb.UpdateProduc
 	c.mu.Lock()
 	c.names[req.GetId()] = req.GetName()
 	c.mu.Unlock()
+	if c.cache != nil {
+		// The next GetProduct of this id must see the new name (on every instance sharing the
+		// Redis tier; clients may keep the old answer for the max-age they were given).
+		if err := c.cache.Invalidate(ctx, catalogpb.CatalogService_GetProduct_FullMethodName, &catalogpb.GetProductRequest{Id: req.GetId()}, nil); err != nil {
+			return nil, status.Errorf(codes.Unavailable, "invalidate: %v", err)
+		}
+	}
 	return &catalogpb.Product{Id: req.GetId(), Name: req.GetName(), Version: c.calls.Add(1), ProducedAt: time.Now().UTC().Format(time.RFC3339Nano)}, nil
 }
 
@@ -157,6 +167,7 @@ func serve(args []string) error {
 	_ = fs.Parse(args)
 
 	var opts []grpc.ServerOption
+	svc := &catalog{delay: *delay, names: map[string]string{}}
 	if *useCache {
 		cache, release, err := newCache(*redisURL)
 		if err != nil {
@@ -171,6 +182,7 @@ func serve(args []string) error {
 		if err != nil {
 			return err
 		}
+		svc.cache = cs
 		opts = append(opts, grpc.ChainUnaryInterceptor(cs.UnaryServerInterceptor()))
 	}
 	lis, err := net.Listen("tcp", *addr)
@@ -178,7 +190,7 @@ func serve(args []string) error {
 		return err
 	}
 	s := grpc.NewServer(opts...)
-	catalogpb.RegisterCatalogServiceServer(s, &catalog{delay: *delay, names: map[string]string{}})
+	catalogpb.RegisterCatalogServiceServer(s, svc)
 	reflection.Register(s)
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

@@ -475,3 +475,29 @@ func waitFor(t testing.TB, cond func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+func TestInvalidate(t *testing.T) {
+	ns := namespace(t)
+	opts := grpccache.ServerOptions{Methods: map[string]grpccache.Policy{mGet: {VaryMetadata: []string{"x-tenant"}, Authorization: grpccache.AuthPerCaller}}}
+	e := start(t, &itemServer{}, opts, ns)
+	req := &testpb.GetItemRequest{Id: "inv", Labels: map[string]string{"a": "1", "b": "2"}}
+	expect(t, e.get(t, req, "x-tenant", "t1"), "miss", 1)
+	expect(t, e.get(t, req, "x-tenant", "t2"), "miss", 2)
+	expect(t, e.get(t, req, "x-tenant", "t1", "authorization", "Bearer a"), "miss", 3)
+	if err := e.cs.Invalidate(t.Context(), mGet, req, metadata.Pairs("X-Tenant", "t1")); err != nil {
+		t.Fatal(err)
+	}
+	expect(t, e.get(t, req, "x-tenant", "t2"), "hit", 2)
+	expect(t, e.get(t, req, "x-tenant", "t1", "authorization", "Bearer a"), "hit", 3)
+	// Another instance sharing Redis no longer finds it either.
+	f := start(t, &itemServer{}, opts, ns)
+	expect(t, f.get(t, req, "x-tenant", "t1"), "miss", 1)
+	if err := e.cs.Invalidate(t.Context(), mGet, req, metadata.Pairs("x-tenant", "t1", "authorization", "Bearer a")); err != nil {
+		t.Fatal(err)
+	}
+	expect(t, f.get(t, req, "x-tenant", "t1", "authorization", "Bearer a"), "miss", 2)
+	// Methods without a policy: nothing to do.
+	if err := e.cs.Invalidate(t.Context(), mUpdate, req, nil); err != nil {
+		t.Fatal(err)
+	}
+}
