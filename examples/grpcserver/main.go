@@ -20,6 +20,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -48,17 +49,20 @@ func main() {
 	if len(os.Args) < 2 {
 		usage()
 	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
 	var err error
 	switch os.Args[1] {
 	case "serve":
-		err = serve(os.Args[2:])
+		err = serve(ctx, os.Args[2:], nil)
 	case "get":
-		err = get(os.Args[2:])
+		err = get(ctx, os.Args[2:], os.Stdout)
 	default:
 		usage()
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "grpcserver:", err)
+		stop()
 		os.Exit(1)
 	}
 }
@@ -156,7 +160,8 @@ func newCache(redisURL string) (*tiered.Cache, func(), error) {
 	}, nil
 }
 
-func serve(args []string) error {
+// serve runs the server until ctx ends; ready, when set, is told the address it listens on.
+func serve(ctx context.Context, args []string, ready func(addr string)) error {
 	fs := flag.NewFlagSet("serve", flag.ExitOnError)
 	addr := fs.String("addr", "127.0.0.1:50051", "listen address")
 	redisURL := fs.String("redis", os.Getenv("REDIS_URL"), "Redis URL for the shared L2 (default $REDIS_URL; empty: in-process cache only)")
@@ -193,20 +198,29 @@ func serve(args []string) error {
 	catalogpb.RegisterCatalogServiceServer(s, svc)
 	reflection.Register(s)
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stopped := make(chan struct{})
 	go func() {
+		defer close(stopped)
 		<-ctx.Done()
 		s.GracefulStop()
 	}()
 	slog.Info("serving", "addr", lis.Addr().String(), "cache", *useCache, "redis", *redisURL != "", "delay", *delay)
-	if err := s.Serve(lis); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
+	if ready != nil {
+		ready(lis.Addr().String())
+	}
+	err = s.Serve(lis)
+	cancel()
+	<-stopped
+	if err != nil && !errors.Is(err, grpc.ErrServerStopped) {
 		return err
 	}
 	return nil
 }
 
-func get(args []string) error {
+// get calls GetProduct -n times and prints one line per call to out.
+func get(ctx context.Context, args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("get", flag.ExitOnError)
 	addr := fs.String("addr", "127.0.0.1:50051", "server address")
 	id := fs.String("id", "42", "product id")
@@ -230,15 +244,15 @@ func get(args []string) error {
 	defer conn.Close()
 	client := catalogpb.NewCatalogServiceClient(conn)
 	for i := range *n {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		var header metadata.MD
 		start := time.Now()
-		p, err := client.GetProduct(ctx, &catalogpb.GetProductRequest{Id: *id}, grpc.Header(&header))
+		p, err := client.GetProduct(cctx, &catalogpb.GetProductRequest{Id: *id}, grpc.Header(&header))
 		cancel()
 		if err != nil {
 			return err
 		}
-		fmt.Printf("call %d: %-8s %9v  version=%d name=%q produced_at=%s cache-control=%q\n",
+		fmt.Fprintf(out, "call %d: %-8s %9v  version=%d name=%q produced_at=%s cache-control=%q\n",
 			i+1, first(header.Get("cache-status")), time.Since(start).Round(time.Microsecond), p.GetVersion(), p.GetName(), p.GetProducedAt(), first(header.Get("cache-control")))
 	}
 	return nil
