@@ -54,5 +54,22 @@
 // server marked fresh with "cache-control: max-age=N" (the server interceptor sends it when
 // [Policy.ClientMaxAge] is set) and copies them into the caller's reply on later identical calls.
 // "no-store" and "no-cache" responses are not kept; the call option [Bypass] skips the cache for
-// one call and [Refresh] skips the read but stores the response.
+// one call and [Refresh] skips the read but stores the response. Keys include the connection's
+// target, the request and, hashed, any outgoing "authorization", so one client cache can serve
+// several servers and several credentials; calls with a per-call credentials option are never
+// cached, as their credentials are not visible to interceptors. On a hit the grpc.Header and
+// grpc.Trailer call options receive the kept metadata (with "cache-status: hit"); grpc.Peer is
+// left empty. Concurrent identical client calls are not coalesced.
+//
+// # Failures
+//
+// The cache fails open: a Redis tier that is down or slow is skipped by the tiered core (within
+// its tier timeout), undecodable entries are misses, and a cache that cannot be used at all
+// (closed, say) lets every call through to the handler. A panic in a cached handler unwinds every
+// call that shared it, as a *tiered.PanicError, for the recovery interceptor in front.
+//
+// # Invalidation
+//
+// [Server.Invalidate] removes the entry of one call. Every key of a method starts with
+// "grpc:<full method>:" (after the cache's namespace), for removal by pattern.
 package grpccache
