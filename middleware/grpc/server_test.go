@@ -1,7 +1,9 @@
 package grpccache_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"encoding/binary"
 	"errors"
 	"strings"
@@ -12,6 +14,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/protobuf/proto"
 
 	grpccache "github.com/stratacache/strata/middleware/grpc"
 	"github.com/stratacache/strata/middleware/grpc/internal/testpb"
@@ -499,5 +502,55 @@ func TestInvalidate(t *testing.T) {
 	// Methods without a policy: nothing to do.
 	if err := e.cs.Invalidate(t.Context(), mUpdate, req, nil); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// Redis holds the response's proto bytes; a cache left on the default JSON codec works too, with
+// the same bytes in a JSON string.
+func TestStoredForm(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		codec tiered.Codec
+	}{{"grpccache codec", grpccache.Codec}, {"JSON codec", tiered.JSON}} {
+		t.Run(tc.name, func(t *testing.T) {
+			ns := namespace(t)
+			withCodec := func(o *tiered.Options) { o.Codec = tc.codec }
+			opts := func() grpccache.ServerOptions {
+				return grpccache.ServerOptions{Cache: newCache(t, ns, withCodec), Methods: map[string]grpccache.Policy{mGetMeta: {}}}
+			}
+			e := start(t, &itemServer{}, opts(), ns)
+			req := &testpb.GetItemRequest{Id: "stored"}
+			r := e.call(t.Context(), e.client.GetItemWithMetadata, req)
+			expect(t, r, "miss", 1)
+			rc := redisClient(t)
+			keys, err := rc.Keys(t.Context(), ns+"*").Result()
+			if err != nil || len(keys) != 1 || !strings.HasPrefix(keys[0], ns+"grpc:"+mGetMeta+":") {
+				t.Fatalf("keys %q, %v", keys, err)
+			}
+			raw, err := rc.Get(t.Context(), keys[0]).Bytes()
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := proto.Marshal(r.item)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.codec == tiered.JSON {
+				var b []byte
+				if err := json.Unmarshal(raw[32:], &b); err != nil {
+					t.Fatalf("JSON payload: %v", err)
+				}
+				raw = b
+			}
+			if !bytes.Contains(raw, want) || !bytes.Contains(raw, []byte("x-trailer")) {
+				t.Fatalf("stored entry lacks the proto bytes or the trailer: %q", raw)
+			}
+			f := start(t, &itemServer{}, opts(), ns)
+			r = f.call(t.Context(), f.client.GetItemWithMetadata, req)
+			expect(t, r, "hit", 1)
+			if len(r.trailer.Get("x-trailer")) != 2 {
+				t.Fatalf("trailer %v", r.trailer)
+			}
+		})
 	}
 }
