@@ -3,8 +3,8 @@ package grpccache_test
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"strings"
 	"sync"
