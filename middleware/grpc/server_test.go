@@ -554,3 +554,22 @@ func TestStoredForm(t *testing.T) {
 		})
 	}
 }
+
+// With a stale window, an expired entry is served while one background handler call refreshes it:
+// that call outlives the RPC that triggered it, and its metadata still lands in the new entry.
+func TestStaleWhileRefresh(t *testing.T) {
+	e := start(t, &itemServer{}, grpccache.ServerOptions{
+		Methods: map[string]grpccache.Policy{mGetMeta: {Strategy: tiered.Custom(200 * time.Millisecond).WithStale(time.Minute)}},
+	}, namespace(t))
+	req := &testpb.GetItemRequest{Id: "stale"}
+	expect(t, e.call(t.Context(), e.client.GetItemWithMetadata, req), "miss", 1)
+	time.Sleep(300 * time.Millisecond)
+	expect(t, e.call(t.Context(), e.client.GetItemWithMetadata, req), "hit", 1) // stale, refresh started
+	waitFor(t, func() bool {
+		r := e.call(t.Context(), e.client.GetItemWithMetadata, req)
+		return r.err == nil && r.item.GetVersion() == 2 && len(r.trailer.Get("x-trailer")) == 2 && r.status() == "hit"
+	})
+	if n := e.srv.Calls(mGetMeta); n < 2 {
+		t.Fatalf("handler ran %d times, want a refresh", n)
+	}
+}
