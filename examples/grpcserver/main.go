@@ -9,6 +9,11 @@
 //
 //	grpcurl -plaintext -d '{"id":"42"}' -v 127.0.0.1:50051 strata.examples.catalog.v1.CatalogService/GetProduct
 //
+// A bounded load test with ghz (go install github.com/bojand/ghz/cmd/ghz@v0.120.0), against a
+// cached server and an uncached one (serve -cache=false -addr 127.0.0.1:50052):
+//
+//	ghz --insecure --call strata.examples.catalog.v1.CatalogService.GetProduct -d '{"id":"42"}' -n 20000 -c 50 127.0.0.1:50051
+//
 // GetProduct is declared idempotency_level = NO_SIDE_EFFECTS in catalogpb/catalog.proto, so the
 // server caches it (the response header cache-status says hit, miss or bypass) and tells clients
 // they may keep it with cache-control: max-age. UpdateProduct is not cached, and removes the
