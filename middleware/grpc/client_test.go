@@ -145,3 +145,22 @@ func TestClientPerCredential(t *testing.T) {
 		t.Fatalf("server calls %d, want 5", e.entered.Load())
 	}
 }
+
+// A Refresh whose response may no longer be kept drops the old one.
+func TestClientRefreshDropsUnstorable(t *testing.T) {
+	srv := &itemServer{}
+	e, _ := startClient(t, srv, grpccache.Policy{ClientMaxAge: time.Minute}, namespace(t), grpccache.ClientOptions{})
+	req := &testpb.GetItemRequest{Id: "r"}
+	expect(t, e.get(t, req), "miss", 1)
+	expect(t, e.get(t, req), "hit", 1)
+	srv.header = metadata.Pairs("cache-control", "no-store")
+	if _, err := e.client.GetItem(t.Context(), req, grpccache.Refresh(), grpc.Header(new(metadata.MD))); err != nil {
+		t.Fatal(err)
+	}
+	srv.header = nil
+	before := e.entered.Load()
+	e.get(t, req)
+	if e.entered.Load() != before+1 {
+		t.Fatal("the client served the response it was told not to keep")
+	}
+}

@@ -59,6 +59,8 @@ type itemServer struct {
 	afterDone bool
 	// header is set as response header by GetItem when not nil.
 	header metadata.MD
+	// failCode, when not zero, is the status code every GetItem call fails with.
+	failCode atomic.Int32
 }
 
 func (s *itemServer) count(method string) int64 {
@@ -94,6 +96,9 @@ func (s *itemServer) answer(ctx context.Context, method string, req *testpb.GetI
 		case <-ctx.Done():
 			return nil, status.FromContextError(ctx.Err()).Err()
 		}
+	}
+	if c := s.failCode.Load(); c != 0 {
+		return nil, status.Errorf(codes.Code(c), "failing as told (call %d)", n)
 	}
 	if req.GetFail() != 0 {
 		return nil, status.Errorf(codes.Code(req.GetFail()), "failing as asked (call %d)", n)

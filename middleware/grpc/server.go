@@ -295,10 +295,17 @@ func (s *Server) run(ctx context.Context, m *method, req any, handler grpc.Unary
 }
 
 // refresh answers a no-cache call: the handler runs in the call's own context and a cacheable
-// response replaces the stored one.
+// response replaces the stored one. An OK response that may not be stored removes it; an error
+// leaves it in place.
 func (s *Server) refresh(ctx context.Context, m *method, key string, req any, handler grpc.UnaryHandler) (any, error) {
 	e, out := s.run(ctx, m, req, handler)
 	if out != nil {
+		if out.err == nil && ctx.Err() == nil {
+			// An OK answer that may not be stored: the stored one is no longer right either.
+			if err := s.cache.Delete(context.WithoutCancel(ctx), key); err != nil {
+				s.log.Warn("grpccache: stale response not removed", "method", m.name, "error", err)
+			}
+		}
 		s.replay(ctx, m, out.header, out.trailer, StatusMiss, nil)
 		return out.resp, out.err
 	}

@@ -573,3 +573,22 @@ func TestStaleWhileRefresh(t *testing.T) {
 		t.Fatalf("handler ran %d times, want a refresh", n)
 	}
 }
+
+// A no-cache call whose OK answer may not be stored removes the old entry; one that fails keeps
+// it.
+func TestRefreshRemovesUnstorable(t *testing.T) {
+	srv := &itemServer{}
+	e := start(t, srv, grpccache.ServerOptions{Methods: map[string]grpccache.Policy{mGet: {}}}, namespace(t))
+	req := &testpb.GetItemRequest{Id: "r"}
+	expect(t, e.get(t, req), "miss", 1)
+	srv.failCode.Store(int32(codes.Unavailable))
+	if r := e.get(t, req, "cache-control", "no-cache"); r.code() != codes.Unavailable {
+		t.Fatalf("failing refresh: %v", r.err)
+	}
+	srv.failCode.Store(0)
+	expect(t, e.get(t, req), "hit", 1)
+	srv.header = metadata.Pairs("cache-control", "no-store")
+	expect(t, e.get(t, req, "cache-control", "no-cache"), "miss", 3)
+	srv.header = nil
+	expect(t, e.get(t, req), "miss", 4)
+}
