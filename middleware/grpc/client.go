@@ -113,7 +113,8 @@ type cacheCallOption struct {
 func Bypass() grpc.CallOption { return cacheCallOption{mode: modeBypass} }
 
 // Refresh is a call option that makes the client interceptor skip its cache's read for one call
-// and keep the server's response (when the server marks it fresh) in place of the old one.
+// and keep the server's response (when the server marks it fresh) in place of the old one. The
+// call carries "cache-control: no-cache", so that the server's cache refreshes its entry too.
 func Refresh() grpc.CallOption { return cacheCallOption{mode: modeRefresh} }
 
 // UnaryClientInterceptor returns the interceptor. Install it with grpc.WithChainUnaryInterceptor.
@@ -156,6 +157,10 @@ func (c *Client) intercept(ctx context.Context, fullMethod string, req, reply an
 			fillCallMetadata(opts, e)
 			return nil
 		}
+	}
+	if mode == modeRefresh {
+		// Ask the server's caches for a fresh answer too.
+		ctx = metadata.AppendToOutgoingContext(ctx, mdCacheControl, "no-cache")
 	}
 	var header, trailer metadata.MD
 	opts = append(opts[:len(opts):len(opts)], grpc.Header(&header), grpc.Trailer(&trailer))

@@ -57,17 +57,19 @@ func TestClientCaching(t *testing.T) {
 	if err != nil || it.GetVersion() != 1 || h.Get("cache-status")[0] != "hit" || e.entered.Load() != 2 {
 		t.Fatalf("bypass: %v %v %v, server calls %d", it, err, h, e.entered.Load())
 	}
-	// Refresh reaches the server and keeps its answer.
-	if _, err := e.client.GetItem(t.Context(), req, grpccache.Refresh()); err != nil || e.entered.Load() != 3 {
-		t.Fatalf("refresh: %v, server calls %d", err, e.entered.Load())
+	// Refresh reaches the server, whose cache refreshes too, and keeps its answer.
+	h = nil
+	it, err = e.client.GetItem(t.Context(), req, grpc.Header(&h), grpccache.Refresh())
+	if err != nil || it.GetVersion() != 2 || h.Get("cache-status")[0] != "miss" || e.entered.Load() != 3 {
+		t.Fatalf("refresh: %v %v %v, server calls %d", it, err, h, e.entered.Load())
 	}
-	expect(t, e.get(t, req), "hit", 1)
+	expect(t, e.get(t, req), "hit", 2)
 	if e.entered.Load() != 3 {
 		t.Fatalf("server saw %d calls, want 3", e.entered.Load())
 	}
 
 	// Another request is another entry.
-	expect(t, e.get(t, &testpb.GetItemRequest{Id: "d"}), "miss", 2)
+	expect(t, e.get(t, &testpb.GetItemRequest{Id: "d"}), "miss", 3)
 
 	// Header and trailer metadata come back on client hits too.
 	mr := e.call(t.Context(), e.client.GetItemWithMetadata, req)
@@ -86,7 +88,7 @@ func TestClientCaching(t *testing.T) {
 	e2 := &env{srv: e.srv, addr: e.addr}
 	e2.dial(t, grpc.WithChainUnaryInterceptor(c2.UnaryClientInterceptor()))
 	before := e.entered.Load()
-	expect(t, e2.get(t, req), "hit", 1)
+	expect(t, e2.get(t, req), "hit", 2)
 	if e.entered.Load() != before {
 		t.Fatal("second client called the server")
 	}

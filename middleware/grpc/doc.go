@@ -54,7 +54,8 @@
 // server marked fresh with "cache-control: max-age=N" (the server interceptor sends it when
 // [Policy.ClientMaxAge] is set) and copies them into the caller's reply on later identical calls.
 // "no-store" and "no-cache" responses are not kept; the call option [Bypass] skips the cache for
-// one call and [Refresh] skips the read but stores the response. Keys include the connection's
+// one call and [Refresh] skips the read (asking the server to skip its own with
+// "cache-control: no-cache") and stores the response. Keys include the connection's
 // target, the request and, hashed, any outgoing "authorization", so one client cache can serve
 // several servers and several credentials; calls with a per-call credentials option are never
 // cached, as their credentials are not visible to interceptors. On a hit the grpc.Header and
