@@ -45,8 +45,9 @@ type ServerOptions struct {
 	// LoadTimeout alone bounds it.
 	HandlerTimeout time.Duration
 	// CloneResponses hands every call its own copy of a cached message (and stores a copy of the
-	// handler's). Set it when an interceptor outside this one modifies responses; otherwise the
-	// message is shared, which is safe because gRPC only reads it to marshal it.
+	// handler's). Set it when an interceptor outside this one modifies responses, or when handlers
+	// return messages they keep and change later; otherwise the message is shared, which is safe
+	// because gRPC only reads it to marshal it.
 	CloneResponses bool
 	// Logger receives warnings (undecodable entries, unusable cache). Nil is silent.
 	Logger *slog.Logger
