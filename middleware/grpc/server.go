@@ -196,13 +196,12 @@ func (s *Server) intercept(ctx context.Context, req any, info *grpc.UnaryServerI
 		return s.bypass(ctx, req, handler)
 	}
 	var cred []byte
-	if auth := metadata.ValueFromIncomingContext(ctx, mdAuthorization); len(auth) > 0 {
-		switch m.policy.Authorization {
-		case AuthPerCaller:
+	if m.policy.Authorization != AuthShared {
+		if auth := metadata.ValueFromIncomingContext(ctx, mdAuthorization); len(auth) > 0 {
+			if m.policy.Authorization != AuthPerCaller {
+				return s.bypass(ctx, req, handler)
+			}
 			cred = s.cred.sum(auth)
-		case AuthShared:
-		default:
-			return s.bypass(ctx, req, handler)
 		}
 	}
 	key, err := buildKey(ctx, incoming, m.prefix, &m.salt, "", m.policy.VaryMetadata, cred, msg)
