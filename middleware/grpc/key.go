@@ -68,10 +68,9 @@ func buildKey(ctx context.Context, src mdSource, prefix string, salt *[sha256.Si
 		*bp = b[:0]
 		keyBuf.Put(bp)
 	}
-	k := make([]byte, len(prefix)+base64.RawURLEncoding.EncodedLen(len(sum)))
-	copy(k, prefix)
-	base64.RawURLEncoding.Encode(k[len(prefix):], sum[:])
-	return string(k), nil
+	var enc [43]byte // base64.RawURLEncoding.EncodedLen(sha256.Size)
+	base64.RawURLEncoding.Encode(enc[:], sum[:])
+	return prefix + string(enc[:]), nil
 }
 
 // credHasher hashes authorization values: HMAC-SHA256 under a secret key when one is given, plain
