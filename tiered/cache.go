@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -31,7 +30,7 @@ type Cache struct {
 	hasBytes    bool
 
 	walks, loads, refreshes flight
-	bg                      sync.WaitGroup
+	bg                      tasks
 	closed                  atomic.Bool
 	closeOwned              []func()
 	ctr                     counters
@@ -167,7 +166,7 @@ func (c *Cache) Close() error {
 	if c.bus != nil {
 		c.bus.close()
 	}
-	c.bg.Wait()
+	c.bg.close()
 	c.releaseOwned()
 	return nil
 }

@@ -115,10 +115,13 @@ func (c *Cache) Delete(ctx context.Context, keys ...string) error {
 	return err
 }
 
-// deleteLocal removes keys from the value tiers and, when remote is set, from the byte tiers.
+// deleteLocal removes keys from the value tiers and, when remote is set, from the byte tiers. It
+// goes from the lowest tier up, so that a read running meanwhile cannot copy the old value from a
+// lower tier back into one already cleared.
 func (c *Cache) deleteLocal(ctx context.Context, keys []string, remote bool) error {
 	var errs []error
-	for _, t := range c.tiers {
+	for i := len(c.tiers) - 1; i >= 0; i-- {
+		t := c.tiers[i]
 		if t.vb != nil {
 			t.vb.Delete(keys...)
 			continue
