@@ -166,9 +166,13 @@ func (c *Cache) Close() error {
 	if c.bus != nil {
 		c.bus.close()
 	}
-	c.bg.close()
+	var err error
+	if limit := c.loadTimeout + time.Second; !c.bg.close(limit) {
+		err = fmt.Errorf("%w: background loads still running after %v (a loader ignoring its context?)", ErrCloseTimeout, limit)
+		c.log.Warn("strata: " + err.Error())
+	}
 	c.releaseOwned()
-	return nil
+	return err
 }
 
 // Namespace returns Options.Namespace.

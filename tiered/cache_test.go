@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -354,10 +355,16 @@ func TestStaleWhileRefresh(t *testing.T) {
 	s := tiered.Custom(100 * time.Millisecond).WithStale(10 * time.Second)
 	var calls atomic.Int64
 	release := make(chan struct{})
-	load := func(context.Context) (int, error) {
+	var once sync.Once
+	t.Cleanup(func() { once.Do(func() { close(release) }) }) // runs before the cache's Close
+	load := func(ctx context.Context) (int, error) {
 		n := calls.Add(1)
 		if n > 1 {
-			<-release
+			select {
+			case <-release:
+			case <-ctx.Done():
+				return 0, ctx.Err()
+			}
 		}
 		return int(n), nil
 	}
@@ -375,7 +382,7 @@ func TestStaleWhileRefresh(t *testing.T) {
 	if calls.Load() != 2 {
 		t.Fatalf("loader ran %d times during the stale window, want 2", calls.Load())
 	}
-	close(release)
+	once.Do(func() { close(release) })
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		v, _ := tiered.Load(ctx, c, "k", s, load)

@@ -1,6 +1,9 @@
 package tiered
 
-import "sync"
+import (
+	"sync"
+	"time"
+)
 
 // tasks tracks goroutines that may outlive the call that started them (detached loads, refreshes,
 // adapters' background work), so that Close can wait for them. Once closed it starts nothing more,
@@ -26,10 +29,23 @@ func (t *tasks) goFn(fn func()) bool {
 	return true
 }
 
-// close stops new goroutines from starting and waits for the running ones.
-func (t *tasks) close() {
+// close stops new goroutines from starting and waits up to limit for the running ones; it
+// reports whether they all ended.
+func (t *tasks) close(limit time.Duration) bool {
 	t.mu.Lock()
 	t.closed = true
 	t.mu.Unlock()
-	t.wg.Wait()
+	done := make(chan struct{})
+	go func() {
+		t.wg.Wait()
+		close(done)
+	}()
+	timer := time.NewTimer(limit)
+	defer timer.Stop()
+	select {
+	case <-done:
+		return true
+	case <-timer.C:
+		return false
+	}
 }
