@@ -207,7 +207,7 @@ func (x *exchange) run() {
 			x.gatewayTimeout()
 			return
 		}
-		x.revalidate(e, now)
+		x.revalidate(e)
 		return
 	}
 	if x.ri.cc.has(ccOnlyIfCached) {
@@ -231,7 +231,7 @@ func (x *exchange) useStored(e *entry, now int64) bool {
 	if rcc.has(ccMinFresh) && left < rcc.minFresh*int64(time.Second) {
 		return false
 	}
-	st := cacheStatus{hit: true, hasTTL: true, ttl: floorSeconds(left)}
+	st := cacheStatus{hit: true, hasTTL: true, ttl: e.ttlSeconds(now)}
 	if left > 0 {
 		x.c.serveEntry(x.w, x.r, e, now, st)
 		return true
@@ -254,12 +254,10 @@ func (x *exchange) useStored(e *entry, now int64) bool {
 	return false
 }
 
-func floorSeconds(ns int64) int64 {
-	s := ns / int64(time.Second)
-	if ns < 0 && ns%int64(time.Second) != 0 {
-		s--
-	}
-	return s
+// ttlSeconds is the remaining freshness in whole seconds for Cache-Status, consistent with the Age
+// header sent alongside (lifetime − Age); negative for a stale entry.
+func (e *entry) ttlSeconds(now int64) int64 {
+	return e.lifetime/int64(time.Second) - max(0, e.age(now))/int64(time.Second)
 }
 
 // gatewayTimeout answers an only-if-cached request the cache cannot satisfy (RFC 9111 §5.2.1.7).

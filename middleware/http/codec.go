@@ -151,6 +151,9 @@ func (d *decoder) bytes(what string) []byte {
 		d.fail(what)
 		return nil
 	}
+	if n == 0 {
+		return nil
+	}
 	out := d.b[:n:n]
 	d.b = d.b[n:]
 	return out

@@ -40,8 +40,7 @@ func (x *exchange) fetch(miss string) {
 			}
 			if e := fl.e; e != nil && e.matches(x.canon, x.r.Header) {
 				now := time.Now().UnixNano()
-				left := e.lifetime - e.age(now)
-				c.serveEntry(x.w, x.r, e, now, cacheStatus{fwd: miss, fwdStatus: e.status, collapsed: true, hasTTL: true, ttl: floorSeconds(left)})
+				c.serveEntry(x.w, x.r, e, now, cacheStatus{fwd: miss, fwdStatus: e.status, collapsed: true, hasTTL: true, ttl: e.ttlSeconds(now)})
 				return
 			}
 			fl = nil

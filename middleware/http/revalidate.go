@@ -25,7 +25,7 @@ func conditional(ctx context.Context, r *http.Request, e *entry) *http.Request {
 // revalidate asks the origin about a stored entry that cannot be served as is. On 304 the entry
 // is freshened and served; on a server error within a stale-if-error window the stale entry is
 // served; otherwise the origin's response goes to the client (and is stored when it may be).
-func (x *exchange) revalidate(e *entry, now int64) {
+func (x *exchange) revalidate(e *entry) {
 	c := x.c
 	if !e.hasValidator() {
 		x.fetch("stale")
@@ -71,13 +71,13 @@ func (x *exchange) revalidate(e *entry, now int64) {
 		} else if ne == nil {
 			ne = e
 		}
-		now = time.Now().UnixNano()
-		st.hasTTL, st.ttl = true, floorSeconds(ne.lifetime-ne.age(now))
+		now := time.Now().UnixNano()
+		st.hasTTL, st.ttl = true, ne.ttlSeconds(now)
 		c.serveEntry(x.w, x.r, ne, now, st)
 	case "error":
-		now = time.Now().UnixNano()
+		now := time.Now().UnixNano()
 		c.serveEntry(x.w, x.r, e, now, cacheStatus{hit: true, fwd: "stale", fwdStatus: cw.status, hasTTL: true,
-			ttl: floorSeconds(e.lifetime - e.age(now)), detail: "stale-if-error"})
+			ttl: e.ttlSeconds(now), detail: "stale-if-error"})
 	default:
 		if pending != nil && !cw.dropped && !cw.hijacked && cw.complete() {
 			pending.setBody(cw.buf)

@@ -1,6 +1,9 @@
 package httpcache
 
-import "net/http"
+import (
+	"mime"
+	"net/http"
+)
 
 // understood are the final statuses whose semantics the cache knows (for must-understand).
 func understood(status int) bool {
@@ -56,6 +59,9 @@ func (c *Cache) storable(ri *reqInfo, rt *Route, status int, h http.Header) (ok 
 	if _, ok := h["Set-Cookie"]; ok {
 		return false, "set-cookie"
 	}
+	if isEventStream(h) {
+		return false, "stream"
+	}
 	if _, ok := h["Trailer"]; ok {
 		return false, "trailer"
 	}
@@ -104,4 +110,14 @@ func contains(names []string, n string) bool {
 		}
 	}
 	return false
+}
+
+// isEventStream reports a server-sent events response, which streams and is never stored.
+func isEventStream(h http.Header) bool {
+	ct := h.Get("Content-Type")
+	if ct == "" {
+		return false
+	}
+	mt, _, err := mime.ParseMediaType(ct)
+	return err == nil && mt == "text/event-stream"
 }
