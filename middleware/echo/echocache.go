@@ -1,6 +1,8 @@
 package echocache
 
 import (
+	"bufio"
+	"net"
 	"net/http"
 	"slices"
 
@@ -59,8 +61,40 @@ func middleware(c *httpcache.Cache, rt httpcache.Route) echo.MiddlewareFunc {
 					}
 				}
 			}
-			c.Serve(res, ec.Request(), &rt, o)
+			c.Serve(&responseWriter{res: res}, ec.Request(), &rt, o)
 			return nil
 		}
 	}
 }
+
+// responseWriter is the client's writer as the engine sees it: Echo's Response, so that Echo
+// records the status and size, except for informational responses, which Echo would take for the
+// final one and which go straight to the underlying writer.
+type responseWriter struct{ res *echo.Response }
+
+func (w *responseWriter) Header() http.Header         { return w.res.Header() }
+func (w *responseWriter) Write(p []byte) (int, error) { return w.res.Write(p) }
+
+func (w *responseWriter) WriteHeader(code int) {
+	if code >= 100 && code < 200 && code != http.StatusSwitchingProtocols {
+		w.res.Writer.WriteHeader(code)
+		return
+	}
+	w.res.WriteHeader(code)
+}
+
+// FlushError flushes the underlying writer.
+func (w *responseWriter) FlushError() error {
+	if !w.res.Committed {
+		w.res.WriteHeader(http.StatusOK)
+	}
+	return http.NewResponseController(w.res.Writer).Flush()
+}
+
+// Hijack hands over the connection.
+func (w *responseWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	return http.NewResponseController(w.res.Writer).Hijack()
+}
+
+// Unwrap returns the underlying writer, for http.ResponseController.
+func (w *responseWriter) Unwrap() http.ResponseWriter { return w.res.Writer }

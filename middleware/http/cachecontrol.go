@@ -52,12 +52,32 @@ func (cc *cacheControl) has(f ccFlag) bool { return cc.flags&f != 0 }
 // parseCacheControl parses every Cache-Control line of h. Unknown directives are ignored.
 // Following RFC 9111 §4.2.1, a max-age or s-maxage whose value is invalid or given twice with
 // different values makes the response stale (0).
-func parseCacheControl(h http.Header) cacheControl {
+func parseCacheControl(h http.Header) cacheControl { return parseField(h, "Cache-Control") }
+
+// parseField parses the lines of the Cache-Control-like field name.
+func parseField(h http.Header, name string) cacheControl {
 	var cc cacheControl
-	for _, line := range h["Cache-Control"] {
+	for _, line := range h[name] {
 		cc.parseLine(line)
 	}
 	return cc
+}
+
+// responsePolicy picks the field that sets a response's caching policy: the first of targeted
+// (RFC 9213 targeted fields such as CDN-Cache-Control) present with a non-empty value, else
+// Cache-Control (field == "").
+func responsePolicy(h http.Header, targeted []string) (cc cacheControl, field string) {
+	for _, name := range targeted {
+		lines := h[name]
+		nonEmpty := false
+		for _, v := range lines {
+			nonEmpty = nonEmpty || trimOWS(v) != ""
+		}
+		if nonEmpty && validTargetedField(lines) {
+			return parseField(h, name), name
+		}
+	}
+	return parseCacheControl(h), ""
 }
 
 func (cc *cacheControl) parseLine(s string) {

@@ -33,21 +33,39 @@ type capture struct {
 	dropped   bool // the copy was abandoned (too large, flushed, hijacked)
 	hijacked  bool
 	surrogate string
+	forward1xx bool // informational responses may reach the client
 
 	decide func(cw *capture)
 	onDrop func()
 }
 
 func newCapture(w http.ResponseWriter, limit int64, surrogate string, decide func(*capture)) *capture {
-	return &capture{w: w, h: make(http.Header), limit: limit, surrogate: surrogate, decide: decide}
+	return &capture{w: w, h: make(http.Header), limit: limit, surrogate: surrogate, decide: decide, forward1xx: true}
 }
 
 // Header returns the handler's header map; it reaches the client at commit.
 func (cw *capture) Header() http.Header { return cw.h }
 
-// WriteHeader records the status. Informational statuses are not forwarded.
+// WriteHeader records the status. Informational statuses (103 Early Hints and the like) go to
+// the client at once with the headers set so far, and are never stored.
 func (cw *capture) WriteHeader(code int) {
-	if cw.committed || cw.status != 0 || (code >= 100 && code < 200) {
+	if code >= 100 && code < 200 && code != http.StatusSwitchingProtocols {
+		if !cw.committed && cw.forward1xx {
+			dst := cw.w.Header()
+			saved := dst.Clone()
+			clear(dst)
+			for k, vs := range cw.h {
+				dst[k] = vs
+			}
+			cw.w.WriteHeader(code)
+			clear(dst)
+			for k, vs := range saved {
+				dst[k] = vs
+			}
+		}
+		return
+	}
+	if cw.committed || cw.status != 0 {
 		return
 	}
 	cw.status = code

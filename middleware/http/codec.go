@@ -87,6 +87,7 @@ func appendEntry(b []byte, e *entry) []byte {
 	b = binary.AppendVarint(b, e.respTime)
 	b = binary.AppendVarint(b, e.defTTL)
 	b = binary.AppendVarint(b, e.defStale)
+	b = appendString(b, e.ccField)
 	b = binary.AppendUvarint(b, uint64(len(e.header)))
 	for k, vs := range e.header {
 		b = appendString(b, k)
@@ -199,6 +200,7 @@ func decodeEntry(data []byte) (*entry, error) {
 	e.respTime = d.varint("response time")
 	e.defTTL = d.varint("default ttl")
 	e.defStale = d.varint("default stale")
+	e.ccField = d.string("policy field")
 	if n := d.count("header count"); n > 0 {
 		e.header = make(http.Header, n)
 		for range n {

@@ -3,6 +3,7 @@ package httpcache
 import (
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -24,6 +25,7 @@ type entry struct {
 	respTime  int64 // when its response was received (Unix ns)
 	defTTL    int64 // the route's default lifetime (ns), used when the response has no freshness
 	defStale  int64 // the route's default stale-while-revalidate window (ns)
+	ccField   string // the targeted field (RFC 9213) that sets the policy; "" for Cache-Control
 
 	// Derived from the encoded fields by derive.
 	cc           cacheControl
@@ -42,7 +44,11 @@ func (e *entry) derive() {
 		return
 	}
 	h := e.header
-	e.cc = parseCacheControl(h)
+	if e.ccField != "" {
+		e.cc = parseField(h, e.ccField)
+	} else {
+		e.cc = parseCacheControl(h)
+	}
 	e.etag = h.Get("Etag")
 	e.lastModified = h.Get("Last-Modified")
 	e.authOK = e.cc.has(ccPublic | ccSMaxAge | ccMustRevalidate)
@@ -57,17 +63,32 @@ func (e *entry) derive() {
 		apparent = max(0, e.respTime-date.UnixNano())
 	}
 	var ageValue int64
-	if a, ok := parseDelta(h.Get("Age")); ok {
+	if a, ok := parseAge(h); ok {
 		ageValue = a * int64(time.Second)
 	}
 	corrected := ageValue + max(0, e.respTime-e.reqTime)
 	e.initialAge = max(apparent, corrected)
 }
 
-// hasExplicitFreshness reports whether the response says how long it is fresh.
-func hasExplicitFreshness(h http.Header, cc *cacheControl) bool {
+// parseAge reads the first member of the first Age line; a list such as "7200, 0" is taken at
+// its first value.
+func parseAge(h http.Header) (int64, bool) {
+	vs := h["Age"]
+	if len(vs) == 0 {
+		return 0, false
+	}
+	v, _, _ := strings.Cut(vs[0], ",")
+	return parseDelta(trimOWS(v))
+}
+
+// hasExplicitFreshness reports whether the response says how long it is fresh. Under a targeted
+// field (field != ""), Expires does not count.
+func hasExplicitFreshness(h http.Header, cc *cacheControl, field string) bool {
 	if cc.has(ccSMaxAge | ccMaxAge) {
 		return true
+	}
+	if field != "" {
+		return false
 	}
 	_, ok := h["Expires"]
 	return ok
@@ -82,7 +103,7 @@ func (e *entry) freshnessLifetime() int64 {
 	case e.cc.has(ccMaxAge):
 		return e.cc.maxAge * int64(time.Second)
 	}
-	if vs, ok := e.header["Expires"]; ok {
+	if vs, ok := e.header["Expires"]; ok && e.ccField == "" {
 		if len(vs) != 1 {
 			return 0
 		}
@@ -109,7 +130,7 @@ func (e *entry) swrWindow() int64 {
 	if e.cc.has(ccStaleWhileRevalidate) {
 		return e.cc.swr * int64(time.Second)
 	}
-	if !hasExplicitFreshness(e.header, &e.cc) {
+	if !hasExplicitFreshness(e.header, &e.cc, e.ccField) {
 		return e.defStale
 	}
 	return 0
@@ -125,11 +146,34 @@ func (e *entry) sieWindow() int64 {
 
 func (e *entry) hasValidator() bool { return e.etag != "" || e.lastModified != "" }
 
-// parseHTTPDate parses an HTTP-date in any of the three formats of RFC 9110 §5.6.7.
+// httpDateLayouts are the three HTTP-date formats of RFC 9110 §5.6.7.
+var httpDateLayouts = []string{http.TimeFormat, time.RFC850, time.ANSIC}
+
+// parseHTTPDate parses an HTTP-date strictly: time.Parse alone accepts runs of spaces and
+// one-digit fields that the grammar does not, so the value must also format back to itself (the
+// case of letters and the day name aside: a wrong day name does not make a date invalid).
 func parseHTTPDate(s string) (time.Time, bool) {
-	if s == "" {
+	if len(s) < 4 {
 		return time.Time{}, false
 	}
-	t, err := http.ParseTime(s)
-	return t, err == nil
+	if n := len(s); strings.EqualFold(s[n-4:], " GMT") {
+		s = s[:n-3] + "GMT"
+	}
+	for _, layout := range httpDateLayouts {
+		t, err := time.Parse(layout, s)
+		if err != nil {
+			continue
+		}
+		if strings.EqualFold(afterDayName(t.Format(layout)), afterDayName(s)) {
+			return t.UTC(), true
+		}
+	}
+	return time.Time{}, false
+}
+
+func afterDayName(s string) string {
+	if i := strings.IndexAny(s, " ,"); i >= 0 {
+		return s[i:]
+	}
+	return s
 }

@@ -103,6 +103,7 @@ func (c *Cache) prepare(x *exchange, cw *capture, reqTime int64) (*entry, string
 		h["Date"] = []string{time.Unix(0, now).UTC().Format(http.TimeFormat)}
 	}
 	e := &entry{key: x.canon, status: cw.status, header: h, reqTime: reqTime, respTime: now}
+	_, e.ccField = responsePolicy(h, c.opts.TargetedCacheControl)
 	e.varyNames, _ = varyNames(h)
 	if len(e.varyNames) > 0 {
 		e.varyVals = varyValues(x.r.Header, e.varyNames)

@@ -71,6 +71,11 @@ type Options struct {
 	// UnkeyedHeaders replaces DefaultUnkeyedHeaders when non-nil. An empty non-nil slice disables
 	// the protection: do that only behind a proxy that strips those headers from clients.
 	UnkeyedHeaders []string
+	// TargetedCacheControl lists targeted cache-control fields (RFC 9213) this cache obeys, most
+	// specific first, for example {"CDN-Cache-Control"}. When a response carries one with a
+	// value, its directives replace those of Cache-Control and Expires for this cache. The
+	// fields still reach the client. Nil obeys Cache-Control only.
+	TargetedCacheControl []string
 	// Logger receives warnings (failed stores, handler panics). Nil is silent. Keys and header
 	// values are never logged.
 	Logger *slog.Logger
@@ -135,6 +140,11 @@ func (o *Options) resolve() error {
 		uk[i] = http.CanonicalHeaderKey(h)
 	}
 	o.UnkeyedHeaders = uk
+	tc := make([]string, len(o.TargetedCacheControl))
+	for i, h := range o.TargetedCacheControl {
+		tc[i] = http.CanonicalHeaderKey(h)
+	}
+	o.TargetedCacheControl = tc
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}

@@ -112,12 +112,13 @@ func (c *Cache) freshen(e *entry, h http.Header, reqTime, respTime int64) *entry
 	if _, ok := h["Date"]; !ok {
 		nh["Date"] = []string{time.Unix(0, respTime).UTC().Format(http.TimeFormat)}
 	}
-	cc := parseCacheControl(nh)
-	if cc.has(ccNoStore | ccPrivate) {
+	cc, _ := responsePolicy(nh, c.opts.TargetedCacheControl)
+	if cc.has(ccNoStore|ccPrivate) && !cc.has(ccMustUnderstand) {
 		return nil
 	}
 	ne := *e
 	ne.header, ne.reqTime, ne.respTime = nh, reqTime, respTime
+	_, ne.ccField = responsePolicy(nh, c.opts.TargetedCacheControl)
 	ne.derive()
 	return &ne
 }

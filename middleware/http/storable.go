@@ -47,9 +47,10 @@ func (c *Cache) storable(ri *reqInfo, rt *Route, status int, h http.Header) (ok 
 	if status < 200 || status > 599 {
 		return false, "status"
 	}
-	cc := parseCacheControl(h)
+	cc, field := responsePolicy(h, c.opts.TargetedCacheControl)
 	switch {
-	case cc.has(ccNoStore):
+	case cc.has(ccNoStore) && !(cc.has(ccMustUnderstand) && understood(status)):
+		// must-understand lets a cache that knows the status ignore no-store (RFC 9111 §5.2.2.3).
 		return false, "no-store"
 	case cc.has(ccPrivate):
 		return false, "private"
@@ -65,9 +66,6 @@ func (c *Cache) storable(ri *reqInfo, rt *Route, status int, h http.Header) (ok 
 	if _, ok := h["Trailer"]; ok {
 		return false, "trailer"
 	}
-	if h.Get("Content-Range") != "" {
-		return false, "status"
-	}
 	names, star := varyNames(h)
 	if star {
 		return false, "vary-star"
@@ -82,7 +80,7 @@ func (c *Cache) storable(ri *reqInfo, rt *Route, status int, h http.Header) (ok 
 			}
 		}
 	}
-	explicit := hasExplicitFreshness(h, &cc)
+	explicit := hasExplicitFreshness(h, &cc, field)
 	_, etag := h["Etag"]
 	_, lm := h["Last-Modified"]
 	validator := etag || lm
