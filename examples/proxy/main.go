@@ -20,6 +20,7 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -122,6 +123,17 @@ func run() error {
 		e := echo.New()
 		e.HideBanner, e.HidePort = true, true
 		e.Any("/*", echo.WrapHandler(proxy), echocache.Middleware(cache))
+		// Echo's router answers 405 to methods it does not know (M-SEARCH, PROPFIND, ...); a
+		// proxy forwards them, through the same engine, which treats them as unsafe.
+		other := echo.WrapHandler(cache.Middleware(proxy))
+		e.Pre(func(next echo.HandlerFunc) echo.HandlerFunc {
+			return func(c echo.Context) error {
+				if !slices.Contains(echoMethods, c.Request().Method) {
+					return other(c)
+				}
+				return next(c)
+			}
+		})
 		handler = e
 	default:
 		return fmt.Errorf("-adapter %q: want nethttp or echo", *adapter)
@@ -144,6 +156,12 @@ func run() error {
 		return srv.Shutdown(sctx)
 	}
 	return nil
+}
+
+// echoMethods are the methods Echo's Any routes.
+var echoMethods = []string{
+	http.MethodConnect, http.MethodDelete, http.MethodGet, http.MethodHead, http.MethodOptions,
+	http.MethodPatch, http.MethodPost, echo.PROPFIND, http.MethodPut, http.MethodTrace, echo.REPORT,
 }
 
 // streamWriter stands between httputil.ReverseProxy and the cache. ReverseProxy flushes after
