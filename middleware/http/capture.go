@@ -22,17 +22,17 @@ const (
 // (like net/http, which sends the head at that point): decide then picks the mode. Bodies are
 // never held back from the client; a tee only keeps a copy, up to the size cap.
 type capture struct {
-	w         http.ResponseWriter
-	h         http.Header
-	status    int
-	committed bool
-	mode      captureMode
-	buf       []byte
-	limit     int64
-	n         int64
-	dropped   bool // the copy was abandoned (too large, flushed, hijacked)
-	hijacked  bool
-	surrogate string
+	w          http.ResponseWriter
+	h          http.Header
+	status     int
+	committed  bool
+	mode       captureMode
+	buf        []byte
+	limit      int64
+	n          int64
+	dropped    bool // the copy was abandoned (too large, flushed, hijacked)
+	hijacked   bool
+	surrogate  string
 	forward1xx bool // informational responses may reach the client
 
 	decide func(cw *capture)

@@ -21,10 +21,10 @@ type entry struct {
 	status    int
 	header    http.Header
 	body      []byte
-	reqTime   int64 // when the request that produced the response was sent (Unix ns)
-	respTime  int64 // when its response was received (Unix ns)
-	defTTL    int64 // the route's default lifetime (ns), used when the response has no freshness
-	defStale  int64 // the route's default stale-while-revalidate window (ns)
+	reqTime   int64  // when the request that produced the response was sent (Unix ns)
+	respTime  int64  // when its response was received (Unix ns)
+	defTTL    int64  // the route's default lifetime (ns), used when the response has no freshness
+	defStale  int64  // the route's default stale-while-revalidate window (ns)
 	ccField   string // the targeted field (RFC 9213) that sets the policy; "" for Cache-Control
 
 	// Derived from the encoded fields by derive.
