@@ -3,6 +3,8 @@ package tiered
 import (
 	"context"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // Backend is one storage tier. A backend implements exactly one of [ValueBackend] (in-process,
@@ -88,4 +90,28 @@ type BatchItem struct {
 // footprint in bytes, for backends bounded by memory.
 type Sizer interface {
 	Size() int
+}
+
+// TagIndexer is implemented by byte tiers that keep an index of tagged keys for InvalidateTags.
+// Keys and index keys arrive with the cache's namespace.
+type TagIndexer interface {
+	// IndexTags records that key carries the tags whose index keys are tagKeys, for ttl. The index
+	// must not outlive its entries by much: it is bounded by the entries alive.
+	IndexTags(ctx context.Context, key string, tagKeys []string, ttl time.Duration) error
+	// TakeTagged removes the indexes tagKeys and returns the live keys they held.
+	TakeTagged(ctx context.Context, tagKeys []string) ([]string, error)
+}
+
+// StreamBackend is implemented by byte tiers that offer append-only streams (Redis Streams);
+// the cache's Publish, ReadLatest and Read use the first tier that does. Stream names arrive with
+// the cache's namespace.
+type StreamBackend interface {
+	// StreamAdd appends fields to stream, trimming it to about maxLen entries when maxLen > 0,
+	// and returns the new entry's ID.
+	StreamAdd(ctx context.Context, stream string, fields map[string]any, maxLen int64) (string, error)
+	// StreamLatest returns the n newest entries, newest first.
+	StreamLatest(ctx context.Context, stream string, n int64) ([]redis.XMessage, error)
+	// StreamRead returns up to n entries after lastID, oldest first, waiting up to block (when
+	// positive) for one to arrive. No entry is (nil, nil).
+	StreamRead(ctx context.Context, stream, lastID string, n int64, block time.Duration) ([]redis.XMessage, error)
 }

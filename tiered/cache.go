@@ -33,6 +33,11 @@ type Cache struct {
 	closed                  atomic.Bool
 	closeOwned              []func()
 	ctr                     counters
+
+	// Coherence across instances (bus.go, invalidate.go, tags.go).
+	bus  *bus // nil without Options.Bus
+	tags *tagIndex
+	inv  invCounters
 }
 
 // tier is a Tier with its resolved settings, breaker and counters.
@@ -119,20 +124,46 @@ func New(opts Options) (*Cache, error) {
 	if c.tiers[0].vb != nil {
 		c.l1 = c.tiers[0].vb
 	}
+	if opts.MaxTagEntries > 0 {
+		c.tags = newTagIndex(opts.MaxTagEntries)
+	} else {
+		c.tags = newTagIndex(DefaultMaxTagEntries)
+	}
+	if opts.Bus != nil {
+		b, err := newBus(c, opts.Bus)
+		if err != nil {
+			c.releaseOwned()
+			return nil, err
+		}
+		c.bus = b
+		wait := opts.Bus.StartTimeout
+		if wait == 0 {
+			wait = DefaultBusStartTimeout
+		}
+		b.start(wait)
+	}
 	return c, nil
 }
 
-// Close waits for background refreshes and detached loads to finish (each is bounded by
-// LoadTimeout) and releases what the cache created itself (the default L1). Backends passed in
-// Options belong to the caller, who closes them. Operations after Close return [ErrClosed].
+func (c *Cache) releaseOwned() {
+	for _, f := range c.closeOwned {
+		f()
+	}
+}
+
+// Close stops the invalidation bus (its goroutine and subscription), waits for background
+// refreshes and detached loads to finish (each is bounded by LoadTimeout) and releases what the
+// cache created itself (the default L1). Backends and clients passed in Options belong to the
+// caller, who closes them after the cache. Operations after Close return [ErrClosed].
 func (c *Cache) Close() error {
 	if c.closed.Swap(true) {
 		return nil
 	}
-	c.bg.Wait()
-	for _, f := range c.closeOwned {
-		f()
+	if c.bus != nil {
+		c.bus.close()
 	}
+	c.bg.Wait()
+	c.releaseOwned()
 	return nil
 }
 
@@ -187,6 +218,12 @@ func tierErr(t *tier, err error) error {
 // the backend does not promise to honour its context the call runs on its own goroutine, so the
 // caller is released at the timeout whatever the backend does.
 func (c *Cache) callTier(ctx context.Context, t *tier, call TierCall, fn func(context.Context) ([]byte, bool, error)) (data []byte, hit bool, err error) {
+	return c.callTierWithin(ctx, t, call, t.timeout, fn)
+}
+
+// callTierWithin is callTier with another budget than the tier's Timeout, for calls that walk
+// many keys (pattern and tag deletes) or wait on purpose (a blocking stream read).
+func (c *Cache) callTierWithin(ctx context.Context, t *tier, call TierCall, timeout time.Duration, fn func(context.Context) ([]byte, bool, error)) (data []byte, hit bool, err error) {
 	if !t.br.allow() {
 		t.ctr.skipped.Add(1)
 		if c.obs != nil {
@@ -198,7 +235,7 @@ func (c *Cache) callTier(ctx context.Context, t *tier, call TierCall, fn func(co
 		ctx = c.obs.StartTier(ctx, t.info, call)
 	}
 	start := time.Now()
-	tctx, cancel := context.WithTimeout(ctx, t.timeout)
+	tctx, cancel := context.WithTimeout(ctx, timeout)
 	if t.guarded {
 		type answer struct {
 			data []byte
@@ -235,7 +272,7 @@ func (c *Cache) callTier(ctx context.Context, t *tier, call TierCall, fn func(co
 		t.ctr.errors.Add(1)
 		if timedOut {
 			t.ctr.timeouts.Add(1)
-			err = fmt.Errorf("%s call timed out after %v: %w", call, t.timeout, err)
+			err = fmt.Errorf("%s call timed out after %v: %w", call, timeout, err)
 		}
 		c.log.Warn("strata: tier call failed", "tier", t.name, "level", t.level+1, "call", call.String(), "error", err)
 		if t.br.failure() {

@@ -1,9 +1,391 @@
 package tiered
 
-import "context"
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"strings"
+	"time"
 
-// Invalidate removes the keys from every tier of this cache. It is the entry point for removals
-// that other instances must also see.
+	"github.com/stratacache/strata/internal/glob"
+)
+
+// ErrEmptyPattern is returned by InvalidatePattern for an empty pattern.
+var ErrEmptyPattern = errors.New("tiered: empty pattern")
+
+// ErrUnsupported wraps an operation that a tier's backend cannot perform (a byte tier without
+// pattern delete, say).
+var ErrUnsupported = errors.New("tiered: operation not supported by the tier")
+
+// ErrNoNamespace is returned by InvalidateAll on a cache with byte tiers and no Namespace: it
+// would otherwise remove every key of the shared store.
+var ErrNoNamespace = errors.New("tiered: InvalidateAll needs a Namespace")
+
+// Invalidate removes the keys from every tier of this cache and, with a bus (Options.Bus), from
+// the in-process tiers of every other instance. A failed delete or broadcast is returned (joined),
+// since it may leave an old value behind.
 func (c *Cache) Invalidate(ctx context.Context, keys ...string) error {
-	return c.Delete(ctx, keys...)
+	if c.closed.Load() {
+		return ErrClosed
+	}
+	if len(keys) == 0 {
+		return nil
+	}
+	for _, k := range keys {
+		if k == "" {
+			return ErrEmptyKey
+		}
+	}
+	if c.obs != nil {
+		ctx = c.obs.StartOp(ctx, OpInvalidate)
+	}
+	c.inv.local.Add(1)
+	err := c.deleteLocal(ctx, keys, true)
+	err = errors.Join(err, c.broadcast(ctx, &busMessage{kind: kindKeys, keys: keys}))
+	if c.obs != nil {
+		c.obs.EndOp(ctx, OpInvalidate, OpResult{Tier: -1, Err: err})
+	}
+	return err
+}
+
+// Update writes value to every tier, like Set, and sends it to the other instances (with a bus),
+// which replace their in-process copy so that their next read neither misses nor serves the old
+// value. The seed's update_cache.
+//
+// A receiver that holds the key in an in-process tier decodes the new value into the Go type of
+// the value it holds; one that does not hold it (or cannot decode it) simply drops the key, and
+// its next read finds the new value in the shared tiers. A value that cannot be encoded is sent as
+// an invalidation instead. Tags given in opts travel with the value.
+func (c *Cache) Update(ctx context.Context, key string, value any, s Strategy, opts ...WriteOption) error {
+	if err := c.check(key); err != nil {
+		return err
+	}
+	s, err := c.strategy(s)
+	if err != nil {
+		return err
+	}
+	if c.obs != nil {
+		ctx = c.obs.StartOp(ctx, OpUpdate)
+	}
+	c.inv.local.Add(1)
+	c.ctr.sets.Add(1)
+	w := writeOptions(opts)
+	lt := s.lifetime(false)
+	now := time.Now().UnixNano()
+	payload, flags, encoded, err := c.storeLifetime(ctx, key, value, lt, false, w)
+	if c.bus != nil {
+		var m *busMessage
+		if !encoded && err == nil && lt.fresh > 0 {
+			payload, flags, err = c.encode(value)
+			encoded = err == nil
+		}
+		if encoded && lt.fresh > 0 {
+			m = &busMessage{kind: kindUpdate, key: key, tags: w.tags, entry: envelope{
+				flags: flags, created: now, staleAt: now + lt.fresh, expiresAt: now + lt.fresh + lt.stale, payload: payload,
+			}}
+		} else {
+			m = &busMessage{kind: kindKeys, keys: []string{key}}
+		}
+		err = errors.Join(err, c.bus.publish(ctx, m))
+	}
+	if c.obs != nil {
+		c.obs.EndOp(ctx, OpUpdate, OpResult{Tier: -1, Err: err})
+	}
+	return err
+}
+
+// SetWithBroadcast is Update under the seed's other name: write every tier and send the value to
+// the other instances.
+func (c *Cache) SetWithBroadcast(ctx context.Context, key string, value any, s Strategy, opts ...WriteOption) error {
+	return c.Update(ctx, key, value, s, opts...)
+}
+
+// InvalidatePattern removes every key matching the Redis glob pattern from every tier, and with a
+// bus from the in-process tiers of every other instance.
+//
+// The syntax is Redis's, on every tier: "*" any sequence, "?" one byte, "[abc]", "[^abc]",
+// "[a-z]" one byte of (or not of) a set, "\" escapes the next byte. The pattern applies to keys as
+// the caller names them: byte tiers prefix it with the (escaped) Namespace, so it never reaches
+// keys of another namespace. Redis tiers walk the keyspace with SCAN on every master and delete
+// with UNLINK in batches; in-process tiers walk their keys. Both cost time proportional to the
+// number of keys, so prefer Invalidate or InvalidateTags for hot paths. Byte-tier work runs under
+// Options.LoadTimeout (or the tier's Timeout, if longer) rather than the tier's Timeout.
+func (c *Cache) InvalidatePattern(ctx context.Context, pattern string) error {
+	if c.closed.Load() {
+		return ErrClosed
+	}
+	if pattern == "" {
+		return ErrEmptyPattern
+	}
+	if c.obs != nil {
+		ctx = c.obs.StartOp(ctx, OpInvalidate)
+	}
+	c.inv.local.Add(1)
+	c.deleteValuePattern(pattern)
+	var errs []error
+	full := glob.Escape(c.namespace) + pattern
+	for _, t := range c.tiers {
+		if t.bb == nil {
+			continue
+		}
+		pd, ok := t.bb.(PatternDeleter)
+		if !ok {
+			errs = append(errs, fmt.Errorf("%w: %s (L%d) cannot delete by pattern", ErrUnsupported, t.name, t.level+1))
+			continue
+		}
+		_, _, err := c.callTierWithin(ctx, t, CallDelete, c.bulkTimeout(t), func(ctx context.Context) ([]byte, bool, error) {
+			_, err := pd.DeletePattern(ctx, full)
+			return nil, false, err
+		})
+		if err != nil {
+			errs = append(errs, tierErr(t, err))
+		}
+	}
+	errs = append(errs, c.broadcast(ctx, &busMessage{kind: kindPattern, pattern: pattern}))
+	err := errors.Join(errs...)
+	if c.obs != nil {
+		c.obs.EndOp(ctx, OpInvalidate, OpResult{Tier: -1, Err: err})
+	}
+	return err
+}
+
+// InvalidateTags removes every entry written with one of the tags (see [Tags]) from every tier,
+// and with a bus from the in-process tiers of every other instance. See [Options.MaxTagEntries]
+// for how the tag indexes are kept bounded.
+func (c *Cache) InvalidateTags(ctx context.Context, tags ...string) error {
+	if c.closed.Load() {
+		return ErrClosed
+	}
+	if len(tags) == 0 {
+		return nil
+	}
+	if c.obs != nil {
+		ctx = c.obs.StartOp(ctx, OpInvalidate)
+	}
+	c.inv.local.Add(1)
+	keys := c.tags.take(tags)
+	var errs []error
+	for _, t := range c.tiers {
+		ti, ok := t.bb.(TagIndexer)
+		if !ok {
+			continue
+		}
+		var found []string
+		_, _, err := c.callTierWithin(ctx, t, CallDelete, c.bulkTimeout(t), func(ctx context.Context) ([]byte, bool, error) {
+			var err error
+			found, err = ti.TakeTagged(ctx, c.tagKeys(tags))
+			return nil, false, err
+		})
+		if err != nil {
+			errs = append(errs, tierErr(t, err))
+			continue
+		}
+		for _, k := range found {
+			if k, ok := strings.CutPrefix(k, c.namespace); ok && k != "" {
+				keys = append(keys, k)
+			}
+		}
+	}
+	keys = dedupe(keys)
+	if len(keys) > 0 {
+		errs = append(errs, c.deleteLocal(ctx, keys, true))
+	}
+	errs = append(errs, c.broadcast(ctx, &busMessage{kind: kindTags, tags: tags, keys: keys}))
+	err := errors.Join(errs...)
+	if c.obs != nil {
+		c.obs.EndOp(ctx, OpInvalidate, OpResult{Tier: -1, Err: err})
+	}
+	return err
+}
+
+// InvalidateAll removes every entry of the cache's namespace from every tier (byte tiers by
+// pattern, as InvalidatePattern(ctx, "*")) and with a bus clears the in-process tiers of every
+// other instance. With byte tiers it requires a Namespace and otherwise returns [ErrNoNamespace]
+// without touching anything: it never empties a shared Redis (and never uses FLUSHDB).
+func (c *Cache) InvalidateAll(ctx context.Context) error {
+	if c.closed.Load() {
+		return ErrClosed
+	}
+	if c.hasBytes && c.namespace == "" {
+		return ErrNoNamespace
+	}
+	if c.obs != nil {
+		ctx = c.obs.StartOp(ctx, OpInvalidate)
+	}
+	c.inv.local.Add(1)
+	c.clearValueTiers(ctx)
+	var errs []error
+	full := glob.Escape(c.namespace) + "*"
+	for _, t := range c.tiers {
+		if t.bb == nil {
+			continue
+		}
+		pd, ok := t.bb.(PatternDeleter)
+		if !ok {
+			errs = append(errs, fmt.Errorf("%w: %s (L%d) cannot delete by pattern", ErrUnsupported, t.name, t.level+1))
+			continue
+		}
+		_, _, err := c.callTierWithin(ctx, t, CallDelete, c.bulkTimeout(t), func(ctx context.Context) ([]byte, bool, error) {
+			_, err := pd.DeletePattern(ctx, full)
+			return nil, false, err
+		})
+		if err != nil {
+			errs = append(errs, tierErr(t, err))
+		}
+	}
+	errs = append(errs, c.broadcast(ctx, &busMessage{kind: kindClear}))
+	err := errors.Join(errs...)
+	if c.obs != nil {
+		c.obs.EndOp(ctx, OpInvalidate, OpResult{Tier: -1, Err: err})
+	}
+	return err
+}
+
+// broadcast publishes m when the cache has a bus.
+func (c *Cache) broadcast(ctx context.Context, m *busMessage) error {
+	if c.bus == nil {
+		return nil
+	}
+	return c.bus.publish(ctx, m)
+}
+
+// bulkTimeout is the budget of a byte-tier call that walks many keys.
+func (c *Cache) bulkTimeout(t *tier) time.Duration { return max(t.timeout, c.loadTimeout) }
+
+// apply carries out another instance's message on the in-process tiers.
+func (c *Cache) apply(ctx context.Context, m *busMessage) error {
+	switch m.kind {
+	case kindKeys:
+		return c.deleteLocal(ctx, m.keys, false)
+	case kindUpdate:
+		return c.applyUpdate(m)
+	case kindPattern:
+		c.deleteValuePattern(m.pattern)
+	case kindTags:
+		keys := append(c.tags.take(m.tags), m.keys...)
+		if len(keys) > 0 {
+			return c.deleteLocal(ctx, keys, false)
+		}
+	case kindClear:
+		c.clearValueTiers(ctx)
+	}
+	return nil
+}
+
+// applyUpdate replaces the in-process copy of an updated key. The new value is decoded into the
+// Go type of the value it replaces (a receiver cannot know the sender's type otherwise); a key not
+// held, held as "not found", or whose new value does not decode into that type is dropped.
+func (c *Cache) applyUpdate(m *busMessage) error {
+	env := &m.entry
+	payload := env.payload
+	if env.flags&flagCompressed != 0 {
+		var err error
+		if payload, err = decompress(payload); err != nil {
+			c.deleteValues(m.key)
+			return fmt.Errorf("update of a key: %w", err)
+		}
+	}
+	now := time.Now().UnixNano()
+	fresh, stale := env.staleAt-env.created, env.expiresAt-env.staleAt
+	var (
+		decoded  any
+		fromType reflect.Type
+		maxExp   int64
+	)
+	for _, t := range c.tiers {
+		if t.vb == nil {
+			continue
+		}
+		raw, ok := t.vb.Get(m.key)
+		old, isItem := raw.(*item)
+		if !ok || !isItem || old.negative || old.value == nil {
+			t.vb.Delete(m.key)
+			continue
+		}
+		typ := reflect.TypeOf(old.value)
+		if typ != fromType {
+			v, err := dynamic{typ: typ}.decode(c.codec, payload)
+			if err != nil {
+				t.vb.Delete(m.key)
+				c.log.Debug("strata: updated value does not decode into the cached type; dropped", "type", typ.String(), "error", err)
+				continue
+			}
+			decoded, fromType = v, typ
+		}
+		staleAt := now + int64(float64(fresh)*t.scale)
+		expiresAt := staleAt + int64(float64(stale)*t.scale)
+		t.vb.Set(m.key, &item{value: decoded, staleAt: staleAt, expiresAt: expiresAt, size: len(payload)}, time.Duration(expiresAt-now))
+		maxExp = max(maxExp, expiresAt)
+	}
+	if len(m.tags) > 0 && maxExp > 0 {
+		if !c.tags.add(m.key, m.tags, maxExp) {
+			c.inv.tagOverflow.Add(1)
+			c.deleteValues(m.key)
+		}
+	}
+	return nil
+}
+
+// deleteValues removes keys from the in-process tiers.
+func (c *Cache) deleteValues(keys ...string) {
+	for _, t := range c.tiers {
+		if t.vb != nil {
+			t.vb.Delete(keys...)
+		}
+	}
+}
+
+// deleteValuePattern removes the keys matching pattern from the in-process tiers. A value tier
+// that cannot delete by pattern is cleared instead, which removes more than asked but never
+// leaves a matching key behind.
+func (c *Cache) deleteValuePattern(pattern string) {
+	for _, t := range c.tiers {
+		if t.vb == nil {
+			continue
+		}
+		switch b := t.vb.(type) {
+		case ValuePatternDeleter:
+			b.DeletePattern(pattern)
+		case Clearer:
+			_ = b.Clear(context.Background())
+		default:
+			c.log.Warn("strata: in-process tier can neither delete by pattern nor clear", "tier", t.name)
+		}
+	}
+}
+
+// clearValueTiers empties the in-process tiers (those that implement Clearer) and counts it.
+func (c *Cache) clearValueTiers(ctx context.Context) {
+	cleared := false
+	for _, t := range c.tiers {
+		if t.vb == nil {
+			continue
+		}
+		if cl, ok := t.vb.(Clearer); ok {
+			_ = cl.Clear(ctx)
+			cleared = true
+		} else {
+			c.log.Warn("strata: in-process tier cannot be cleared", "tier", t.name)
+		}
+	}
+	c.tags.reset()
+	if cleared {
+		c.inv.clears.Add(1)
+	}
+}
+
+func dedupe(keys []string) []string {
+	if len(keys) < 2 {
+		return keys
+	}
+	seen := make(map[string]struct{}, len(keys))
+	out := keys[:0]
+	for _, k := range keys {
+		if _, ok := seen[k]; !ok {
+			seen[k] = struct{}{}
+			out = append(out, k)
+		}
+	}
+	return out
 }

@@ -38,6 +38,14 @@ type Options struct {
 	CompressAbove int
 	// Breaker configures the per-tier circuit breaker of byte tiers.
 	Breaker BreakerOptions
+
+	// Bus, when non-nil, starts the invalidation bus: Redis Pub/Sub that keeps the in-process
+	// tiers of every instance sharing Redis coherent (see [BusOptions]). Nil means no bus:
+	// invalidations reach this cache's tiers only.
+	Bus *BusOptions
+	// MaxTagEntries bounds the in-process tag index, in (tag, key) pairs. Zero means
+	// DefaultMaxTagEntries. See [Cache.InvalidateTags].
+	MaxTagEntries int
 }
 
 // Defaults applied to zero fields.
@@ -117,6 +125,8 @@ func (o *Options) validate() error {
 		return fmt.Errorf("%w: Breaker.Failures %d is negative", ErrInvalidOptions, o.Breaker.Failures)
 	case o.Breaker.Cooldown < 0:
 		return fmt.Errorf("%w: Breaker.Cooldown %v is negative", ErrInvalidOptions, o.Breaker.Cooldown)
+	case o.MaxTagEntries < 0:
+		return fmt.Errorf("%w: MaxTagEntries %d is negative", ErrInvalidOptions, o.MaxTagEntries)
 	}
 	return nil
 }

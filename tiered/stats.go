@@ -33,6 +33,9 @@ type Stats struct {
 	Corrupt uint64
 	// Tiers holds the counters of each tier, L1 first.
 	Tiers []TierStats
+	// Invalidation counts invalidations sent, received, applied and failed, and the life of the
+	// invalidation bus; the same as [Cache.InvalidationStats].
+	Invalidation InvalidationStats
 }
 
 // TierStats holds the counters of one tier.
@@ -79,6 +82,7 @@ func (c *Cache) Stats() Stats {
 		Corrupt:      c.ctr.corrupt.Load(),
 		InFlight:     c.walks.running() + c.loads.running(),
 		Tiers:        make([]TierStats, len(c.tiers)),
+		Invalidation: c.InvalidationStats(),
 	}
 	for i, t := range c.tiers {
 		ts := TierStats{

@@ -32,20 +32,24 @@ func (c *Cache) Set(ctx context.Context, key string, value any, s Strategy, opts
 // store writes value (or a negative entry) to every tier, the lowest first. w's tags are indexed
 // for InvalidateTags.
 func (c *Cache) store(ctx context.Context, key string, value any, s Strategy, negative bool, w writeConfig) error {
-	lt := s.lifetime(negative)
+	_, _, _, err := c.storeLifetime(ctx, key, value, s.lifetime(negative), negative, w)
+	return err
+}
+
+// storeLifetime is store with the lifetime already drawn. It returns the payload it encoded for
+// the byte tiers and its flags (encoded is false when there was none to encode, or it failed), so
+// that Update can broadcast the same bytes.
+func (c *Cache) storeLifetime(ctx context.Context, key string, value any, lt lifetime, negative bool, w writeConfig) (payload []byte, flags uint8, encoded bool, err error) {
 	if lt.fresh <= 0 {
-		return nil
+		return nil, 0, false, nil
 	}
 	now := time.Now().UnixNano()
-	var (
-		payload []byte
-		flags   uint8
-		encErr  error
-	)
+	var encErr error
 	if negative {
 		flags = flagNegative
 	} else if c.hasBytes {
 		payload, flags, encErr = c.encode(value)
+		encoded = encErr == nil
 	}
 	var errs []error
 	for i := len(c.tiers) - 1; i >= 0; i-- {
@@ -73,9 +77,9 @@ func (c *Cache) store(ctx context.Context, key string, value any, s Strategy, ne
 	}
 	if encErr != nil {
 		c.log.Warn("strata: value not written to byte tiers", "error", encErr)
-		return encErr
+		return nil, 0, false, encErr
 	}
-	return errors.Join(errs...)
+	return payload, flags, encoded, errors.Join(errs...)
 }
 
 // Delete removes the keys from every tier. Unlike a dropped write, a failed delete leaves an old
@@ -129,6 +133,3 @@ func (c *Cache) maxScale() float64 {
 	}
 	return m
 }
-
-// indexTags records that key carries tags, for ttl.
-func (c *Cache) indexTags(ctx context.Context, key string, tags []string, ttl time.Duration) {}

@@ -1,0 +1,551 @@
+package tiered
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/stratacache/strata/internal/redistest"
+	ottertier "github.com/stratacache/strata/tiered/otter"
+	redistier "github.com/stratacache/strata/tiered/redis"
+)
+
+// nsSeq gives every test cache group its own namespace on the shared server.
+var nsSeq atomic.Int64
+
+func testNamespace(t testing.TB) string {
+	name := strings.NewReplacer("/", "_", " ", "_").Replace(t.Name())
+	return fmt.Sprintf("t%d:%s:", nsSeq.Add(1), name)
+}
+
+// newBusCache builds an instance with its own otter L1 and a redis L2 on rdb, sharing namespace
+// ns, with the bus on. edit adjusts the options before New.
+func newBusCache(t testing.TB, rdb redis.UniversalClient, ns string, edit ...func(*Options)) *Cache {
+	t.Helper()
+	l2, err := redistier.New(rdb, redistier.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := Options{
+		Tiers:     []Tier{{Backend: busL1(t)}, {Backend: l2, Timeout: time.Second}},
+		Namespace: ns,
+		Bus:       &BusOptions{HealthInterval: 200 * time.Millisecond},
+	}
+	for _, e := range edit {
+		e(&opts)
+	}
+	c, err := New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	if opts.Bus != nil && !c.InvalidationStats().Subscribed {
+		t.Fatal("bus not subscribed after New")
+	}
+	return c
+}
+
+// busL1 returns an otter L1 closed when the test ends.
+func busL1(t testing.TB) *ottertier.Backend {
+	l1, err := ottertier.New(ottertier.Options{MaxEntries: 10_000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(l1.Close)
+	return l1
+}
+
+// l1Value returns what the cache's L1 holds under key.
+func l1Value(c *Cache, key string) (any, bool) {
+	raw, ok := c.l1.Get(key)
+	if !ok {
+		return nil, false
+	}
+	return raw.(*item).value, true
+}
+
+// eventually polls cond every millisecond until it holds or d passes.
+func eventually(t testing.TB, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("not within %v: %s", d, what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func loadInt(t testing.TB, c *Cache, key string, v int) int {
+	t.Helper()
+	got, err := Load(context.Background(), c, key, Default, func(context.Context) (int, error) { return v, nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
+
+func TestBusPropagatesEveryKind(t *testing.T) {
+	ctx := context.Background()
+	srv := redistest.Shared(t)
+	ns := testNamespace(t)
+	a := newBusCache(t, srv.Client(t), ns)
+	b := newBusCache(t, srv.Client(t), ns)
+	c := newBusCache(t, srv.Client(t), ns)
+	all := []*Cache{a, b, c}
+	others := []*Cache{b, c}
+
+	t.Run("keys", func(t *testing.T) {
+		for _, x := range all {
+			loadInt(t, x, "k1", 1)
+			loadInt(t, x, "k2", 2)
+		}
+		if err := a.Invalidate(ctx, "k1", "k2"); err != nil {
+			t.Fatal(err)
+		}
+		for _, x := range all {
+			eventually(t, time.Second, "k1 and k2 leave every L1", func() bool {
+				_, ok1 := l1Value(x, "k1")
+				_, ok2 := l1Value(x, "k2")
+				return !ok1 && !ok2
+			})
+		}
+		if n, _ := srv.Client(t).Exists(ctx, ns+"k1", ns+"k2").Result(); n != 0 {
+			t.Fatalf("%d keys left in redis", n)
+		}
+	})
+
+	t.Run("update", func(t *testing.T) {
+		for _, x := range all {
+			loadInt(t, x, "u", 1)
+		}
+		if err := a.Update(ctx, "u", 2, MediumTerm); err != nil {
+			t.Fatal(err)
+		}
+		for _, x := range others {
+			eventually(t, time.Second, "the new value in L1", func() bool {
+				v, ok := l1Value(x, "u")
+				return ok && v == 2
+			})
+			if got := loadInt(t, x, "u", -1); got != 2 {
+				t.Fatalf("Load after update = %d", got)
+			}
+			it, _ := x.l1.Get("u")
+			if rem := time.Until(time.Unix(0, it.(*item).expiresAt)); rem < 59*time.Minute || rem > time.Hour {
+				t.Fatalf("updated entry lives %v, want the strategy's hour", rem)
+			}
+		}
+		// SetWithBroadcast is the same operation.
+		if err := b.SetWithBroadcast(ctx, "u", 3, MediumTerm); err != nil {
+			t.Fatal(err)
+		}
+		for _, x := range []*Cache{a, c} {
+			eventually(t, time.Second, "SetWithBroadcast value in L1", func() bool {
+				v, ok := l1Value(x, "u")
+				return ok && v == 3
+			})
+		}
+	})
+
+	t.Run("update of a key not held", func(t *testing.T) {
+		if err := a.Update(ctx, "fresh", 7, Default); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(20 * time.Millisecond)
+		for _, x := range others {
+			if got := loadInt(t, x, "fresh", -1); got != 7 {
+				t.Fatalf("Load = %d, want the updated 7 from redis", got)
+			}
+		}
+	})
+
+	t.Run("pattern", func(t *testing.T) {
+		for _, x := range all {
+			loadInt(t, x, "p:1", 1)
+			loadInt(t, x, "p:2", 2)
+			loadInt(t, x, "q:1", 3)
+		}
+		if err := a.InvalidatePattern(ctx, "p:*"); err != nil {
+			t.Fatal(err)
+		}
+		for _, x := range all {
+			eventually(t, time.Second, "p:* leaves every L1", func() bool {
+				_, ok1 := l1Value(x, "p:1")
+				_, ok2 := l1Value(x, "p:2")
+				return !ok1 && !ok2
+			})
+			if _, ok := l1Value(x, "q:1"); !ok {
+				t.Fatal("q:1 was removed by p:*")
+			}
+		}
+		rdb := srv.Client(t)
+		if n, _ := rdb.Exists(ctx, ns+"p:1", ns+"p:2").Result(); n != 0 {
+			t.Fatalf("%d p:* keys left in redis", n)
+		}
+		if n, _ := rdb.Exists(ctx, ns+"q:1").Result(); n != 1 {
+			t.Fatal("q:1 removed from redis")
+		}
+	})
+
+	t.Run("tags", func(t *testing.T) {
+		// a writes t1 with the tag; b and c only read it (promoted from redis, no tags known).
+		if err := a.Set(ctx, "t1", 1, Default, Tags("red")); err != nil {
+			t.Fatal(err)
+		}
+		// c loads t2 with the tag itself; b holds an untagged key.
+		if _, err := Load(ctx, c, "t2", Default, func(context.Context) (int, error) { return 2, nil }, Tags("red", "blue")); err != nil {
+			t.Fatal(err)
+		}
+		for _, x := range others {
+			loadInt(t, x, "t1", -1)
+			loadInt(t, x, "t2", -1)
+			loadInt(t, x, "plain", 5)
+		}
+		if err := a.InvalidateTags(ctx, "red"); err != nil {
+			t.Fatal(err)
+		}
+		for _, x := range all {
+			eventually(t, time.Second, "tagged keys leave every L1", func() bool {
+				_, ok1 := l1Value(x, "t1")
+				_, ok2 := l1Value(x, "t2")
+				return !ok1 && !ok2
+			})
+		}
+		if _, ok := l1Value(b, "plain"); !ok {
+			t.Fatal("untagged key removed")
+		}
+		if n, _ := srv.Client(t).Exists(ctx, ns+"t1", ns+"t2", ns+tagKeyPrefix+"red").Result(); n != 0 {
+			t.Fatalf("%d tagged keys or index left in redis", n)
+		}
+	})
+
+	t.Run("clear", func(t *testing.T) {
+		for _, x := range all {
+			loadInt(t, x, "c1", 1)
+		}
+		if err := a.InvalidateAll(ctx); err != nil {
+			t.Fatal(err)
+		}
+		for _, x := range all {
+			eventually(t, time.Second, "L1 empty", func() bool {
+				_, ok := l1Value(x, "c1")
+				return !ok
+			})
+		}
+		if n, _ := srv.Client(t).Exists(ctx, ns+"c1").Result(); n != 0 {
+			t.Fatal("InvalidateAll left a key in redis")
+		}
+	})
+
+	sa, sb := a.InvalidationStats(), b.InvalidationStats()
+	if sa.Sent == 0 || sa.EchoesSkipped != sa.Sent {
+		t.Errorf("sender stats %+v: every message sent should come back once as a skipped echo", sa)
+	}
+	if sb.Applied == 0 || sb.Malformed != 0 || sb.Failed != 0 {
+		t.Errorf("receiver stats %+v", sb)
+	}
+	if sa.InstanceID == sb.InstanceID || sa.InstanceID == "" {
+		t.Errorf("instance ids %q and %q", sa.InstanceID, sb.InstanceID)
+	}
+	if st := b.Stats(); st.Invalidation.Applied != sb.Applied {
+		t.Errorf("Stats().Invalidation = %+v", st.Invalidation)
+	}
+}
+
+// TestBusConvergence sends 10,000 updates with no faults: every instance ends on the last value
+// and every message is received.
+func TestBusConvergence(t *testing.T) {
+	ctx := context.Background()
+	srv := redistest.Shared(t)
+	ns := testNamespace(t)
+	a := newBusCache(t, srv.Client(t), ns)
+	b := newBusCache(t, srv.Client(t), ns)
+	c := newBusCache(t, srv.Client(t), ns)
+	const keys, updates = 10, 10_000
+	for _, x := range []*Cache{b, c} {
+		for k := range keys {
+			loadInt(t, x, fmt.Sprint("n", k), 0)
+		}
+	}
+	// Readers run concurrently on b and c to exercise the receiving side under -race.
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for _, x := range []*Cache{b, c} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				case <-time.After(time.Millisecond):
+				}
+				for k := range keys {
+					_, _, _ = Get[int](ctx, x, fmt.Sprint("n", k))
+				}
+			}
+		}()
+	}
+	// Five writers, each owning two keys: the updates of one key are sequential, so its last
+	// value is well defined, and the run stays short.
+	const writers = 5
+	var wwg sync.WaitGroup
+	errs := make(chan error, writers)
+	for w := range writers {
+		wwg.Add(1)
+		go func() {
+			defer wwg.Done()
+			for i := 1; i <= updates; i++ {
+				if i%writers != w {
+					continue
+				}
+				if err := a.Update(ctx, fmt.Sprint("n", i%keys), i, Default); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wwg.Wait()
+	close(stop)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	for _, x := range []*Cache{b, c} {
+		eventually(t, 10*time.Second, "all updates received", func() bool {
+			return x.InvalidationStats().Applied == updates
+		})
+		for k := range keys {
+			want := updates - keys + k
+			if k == 0 {
+				want = updates
+			}
+			v, ok := l1Value(x, fmt.Sprint("n", k))
+			if !ok || v != want {
+				t.Fatalf("n%d: L1 holds %v (%v), want %d", k, v, ok, want)
+			}
+		}
+		if s := x.InvalidationStats(); s.Received != updates || s.Failed != 0 || s.Drops != 0 {
+			t.Fatalf("stats %+v", s)
+		}
+	}
+}
+
+// TestBusReconnectClearsL1 cuts the subscriptions with CLIENT KILL TYPE pubsub, updates a key
+// while they are down, and checks that the cut instance never serves the old value afterwards.
+func TestBusReconnectClearsL1(t *testing.T) {
+	ctx := context.Background()
+	srv := redistest.Start(t) // private: CLIENT KILL TYPE pubsub must not hit other tests
+	entered := make(chan struct{}, 8)
+	release := make(chan struct{})
+	testHookBusError = func() {
+		entered <- struct{}{}
+		<-release
+	}
+	t.Cleanup(func() { testHookBusError = nil })
+	ns := testNamespace(t)
+	a := newBusCache(t, srv.Client(t), ns)
+	b := newBusCache(t, srv.Client(t), ns)
+	loadInt(t, b, "k", 1)
+
+	admin := srv.Client(t)
+	if n, err := admin.ClientKillByFilter(ctx, "TYPE", "pubsub").Result(); err != nil || n != 2 {
+		t.Fatalf("CLIENT KILL TYPE pubsub: %d %v", n, err)
+	}
+	<-entered // a bus goroutine saw the drop and is held
+	<-entered // so is the other
+	// While both subscriptions are down, a changes the key: b cannot hear it.
+	if err := a.Update(ctx, "k", 2, Default); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := l1Value(b, "k"); ok {
+		t.Fatal("b still holds k in L1 after the drop was detected")
+	}
+	if got := loadInt(t, b, "k", -1); got != 2 {
+		t.Fatalf("b serves %d while its bus is down, want 2", got)
+	}
+	close(release)
+	eventually(t, 5*time.Second, "b resubscribed", func() bool {
+		s := b.InvalidationStats()
+		return s.Resubscribes == 1 && s.Subscribed
+	})
+	if got := loadInt(t, b, "k", -1); got != 2 {
+		t.Fatalf("b serves %d after resubscribing, want 2", got)
+	}
+	s := b.InvalidationStats()
+	if s.Drops != 1 || s.L1Clears < 2 {
+		t.Fatalf("stats after reconnect %+v", s)
+	}
+	// The bus works again.
+	if err := a.Update(ctx, "k", 3, Default); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, time.Second, "update after reconnect", func() bool {
+		v, ok := l1Value(b, "k")
+		return ok && v == 3
+	})
+}
+
+// TestBusSilentDrop freezes the server: the subscription gets no answer to its ping and the L1
+// is cleared within the documented bound of 2 × HealthInterval.
+func TestBusSilentDrop(t *testing.T) {
+	srv := redistest.Start(t)
+	ns := testNamespace(t)
+	// The bus gets a client of its own with short timeouts, which bound each reconnection
+	// attempt against the frozen server.
+	busClient := redis.NewClient(&redis.Options{Addr: srv.Addr(), DialTimeout: 200 * time.Millisecond, ReadTimeout: 200 * time.Millisecond, WriteTimeout: 200 * time.Millisecond, ContextTimeoutEnabled: true})
+	t.Cleanup(func() { _ = busClient.Close() })
+	b := newBusCache(t, srv.Client(t), ns, func(o *Options) { o.Bus.Client = busClient })
+	loadInt(t, b, "k", 1)
+	if err := srv.Pause(); err != nil {
+		t.Fatal(err)
+	}
+	paused := time.Now()
+	resumed := false
+	defer func() {
+		if !resumed {
+			_ = srv.Resume()
+		}
+	}()
+	eventually(t, 3*time.Second, "L1 cleared while the server is frozen", func() bool {
+		_, ok := b.l1.Get("k")
+		return !ok
+	})
+	took := time.Since(paused)
+	if bound := 2*200*time.Millisecond + 300*time.Millisecond; took > bound {
+		t.Errorf("cleared after %v, bound %v", took, bound)
+	}
+	// Stay frozen for several intervals: the bus keeps clearing L1 and starts over on a new
+	// connection, and must still come back once the server answers.
+	time.Sleep(1200 * time.Millisecond)
+	b.l1.Set("during", &item{value: 1, staleAt: 1 << 62, expiresAt: 1 << 62}, time.Hour)
+	eventually(t, time.Second, "entries written during the outage cleared", func() bool {
+		_, ok := b.l1.Get("during")
+		return !ok
+	})
+	if err := srv.Resume(); err != nil {
+		t.Fatal(err)
+	}
+	resumed = true
+	eventually(t, 5*time.Second, "resubscribed", func() bool {
+		s := b.InvalidationStats()
+		return s.Subscribed && s.Resubscribes >= 1
+	})
+	if s := b.InvalidationStats(); s.Drops < 1 {
+		t.Fatalf("stats %+v", s)
+	}
+}
+
+func TestBusIgnoresMalformedMessages(t *testing.T) {
+	ctx := context.Background()
+	srv := redistest.Shared(t)
+	ns := testNamespace(t)
+	a := newBusCache(t, srv.Client(t), ns)
+	b := newBusCache(t, srv.Client(t), ns)
+	raw := srv.Client(t)
+	ch := ns + DefaultBusChannel
+	good := encodeBusMessage(&busMessage{kind: kindKeys, sender: "x", keys: []string{"k"}})
+	for _, p := range []string{"", "hello", "SI", string(good[:len(good)-1]), string(append(good, 0)), "SI\x02\x01\x01x\x01\x01k", "SI\x01\x09\x01x"} {
+		if err := raw.Publish(ctx, ch, p).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	loadInt(t, b, "k", 1)
+	if err := a.Invalidate(ctx, "k"); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, time.Second, "the valid message after the bad ones applied", func() bool {
+		_, ok := l1Value(b, "k")
+		return !ok
+	})
+	if s := b.InvalidationStats(); s.Malformed != 7 || s.Applied != 1 {
+		t.Fatalf("stats %+v", s)
+	}
+}
+
+func TestBusAuditStream(t *testing.T) {
+	ctx := context.Background()
+	srv := redistest.Shared(t)
+	ns := testNamespace(t)
+	a := newBusCache(t, srv.Client(t), ns, func(o *Options) {
+		o.Bus.AuditStream = "audit"
+		o.Bus.AuditMaxLen = 5
+	})
+	for i := range 300 {
+		if err := a.Invalidate(ctx, fmt.Sprint("k", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := a.InvalidatePattern(ctx, "x*"); err != nil {
+		t.Fatal(err)
+	}
+	rdb := srv.Client(t)
+	n, err := rdb.XLen(ctx, ns+"audit").Result()
+	if err != nil || n < 5 || n > 200 {
+		t.Fatalf("audit stream has %d entries (%v), want about 5", n, err)
+	}
+	last, err := rdb.XRevRangeN(ctx, ns+"audit", "+", "-", 1).Result()
+	if err != nil || len(last) != 1 || last[0].Values["kind"] != "pattern" || last[0].Values["pattern"] != "x*" || last[0].Values["sender"] != a.InvalidationStats().InstanceID {
+		t.Fatalf("last audit entry %+v %v", last, err)
+	}
+}
+
+func TestBusOptionsValidation(t *testing.T) {
+	if _, err := New(Options{Bus: &BusOptions{}}); err == nil {
+		t.Fatal("a bus without a client or redis tier was accepted")
+	}
+	srv := redistest.Shared(t)
+	rdb := srv.Client(t)
+	if _, err := New(Options{Bus: &BusOptions{Client: rdb, InstanceID: strings.Repeat("x", 256)}}); err == nil {
+		t.Fatal("a 256-byte instance id was accepted")
+	}
+	if _, err := New(Options{Bus: &BusOptions{Client: rdb, AuditMaxLen: -1}}); err == nil {
+		t.Fatal("negative AuditMaxLen accepted")
+	}
+	// A bus over an L1-only cache with an explicit client works, and Close leaves nothing running.
+	c, err := New(Options{Namespace: testNamespace(t), Bus: &BusOptions{Client: rdb}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.InvalidationStats().Subscribed {
+		t.Fatal("not subscribed")
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Invalidate(context.Background(), "k"); err != ErrClosed {
+		t.Fatalf("Invalidate after Close: %v", err)
+	}
+}
+
+// TestBusStartsWhileRedisIsDown: New does not fail; the late subscription clears L1.
+func TestBusStartsWhileRedisIsDown(t *testing.T) {
+	srv := redistest.Start(t)
+	rdb := srv.Client(t)
+	if err := srv.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	c, err := New(Options{Namespace: testNamespace(t), Bus: &BusOptions{Client: rdb, StartTimeout: 50 * time.Millisecond}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if c.InvalidationStats().Subscribed {
+		t.Fatal("subscribed to a dead server")
+	}
+	loadInt(t, c, "k", 1)
+	if err := srv.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 5*time.Second, "subscribed after the server came up", func() bool { return c.InvalidationStats().Subscribed })
+	if _, ok := c.l1.Get("k"); ok {
+		t.Fatal("an entry written before the subscription survived it")
+	}
+}
