@@ -106,7 +106,7 @@ func (c *Cache) PurgeHandler(o PurgeOptions) (http.Handler, error) {
 			if strings.TrimSpace(p) == "" {
 				continue
 			}
-			errs = append(errs, inv.InvalidatePattern(ctx, c.opts.KeyPrefix+p))
+			errs = append(errs, inv.InvalidatePattern(ctx, globEscape(c.opts.KeyPrefix)+p))
 		}
 		if err := errors.Join(errs...); err != nil {
 			c.opts.Logger.Warn("httpcache: purge failed", "error", err)
@@ -115,4 +115,19 @@ func (c *Cache) PurgeHandler(o PurgeOptions) (http.Handler, error) {
 		}
 		w.WriteHeader(http.StatusNoContent)
 	}), nil
+}
+
+// globEscape escapes the Redis glob metacharacters of a literal.
+func globEscape(s string) string {
+	if !strings.ContainsAny(s, `*?[]\`) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if strings.IndexByte(`*?[]\`, s[i]) >= 0 {
+			b.WriteByte('\\')
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
 }
