@@ -150,13 +150,29 @@ func (c *Cache) Serve(w http.ResponseWriter, r *http.Request, rt *Route, o Origi
 		o.Serve(w, r)
 		return
 	}
-	ri := c.requestInfo(r)
-	x := &exchange{c: c, w: w, r: r, rt: rt, o: o, ri: ri, canon: canon, skey: skey}
-	x.run()
+	var ri reqInfo
+	c.fillRequestInfo(&ri, r)
+	now := time.Now().UnixNano()
+	e, miss := c.lookup(r.Context(), canon, skey, r.Header)
+	// The common hit: a fresh entry and a request without conditions of its own.
+	if e != nil && ri.cc.flags == 0 && !ri.auth && !e.cc.has(ccNoCache) && e.lifetime > e.age(now) &&
+		!hasPreconditions(r.Header) {
+		c.serveEntry(w, r, e, now, cacheStatus{hit: true})
+		return
+	}
+	x := &exchange{c: c, w: w, r: r, rt: rt, o: o, ri: &reqInfo{}, canon: canon, skey: skey}
+	*x.ri = ri
+	x.run(e, miss, now)
 }
 
 func (c *Cache) requestInfo(r *http.Request) *reqInfo {
-	ri := &reqInfo{get: r.Method == http.MethodGet}
+	ri := &reqInfo{}
+	c.fillRequestInfo(ri, r)
+	return ri
+}
+
+func (c *Cache) fillRequestInfo(ri *reqInfo, r *http.Request) {
+	ri.get = r.Method == http.MethodGet
 	if _, ok := r.Header["Cache-Control"]; ok {
 		ri.cc = parseCacheControl(r.Header)
 	} else if p, ok := r.Header["Pragma"]; ok {
@@ -173,7 +189,6 @@ func (c *Cache) requestInfo(r *http.Request) *reqInfo {
 			ri.unkeyedH = append(ri.unkeyedH, h)
 		}
 	}
-	return ri
 }
 
 // exchange is one GET or HEAD request going through the engine.
@@ -188,11 +203,9 @@ type exchange struct {
 	skey  string
 }
 
-func (x *exchange) run() {
-	c, r := x.c, x.r
-	ctx := r.Context()
-	now := time.Now().UnixNano()
-	e, miss := c.lookup(ctx, x.canon, x.skey, r.Header)
+// run goes on from the lookup (e, or the kind of miss) when the fast hit did not apply.
+func (x *exchange) run(e *entry, miss string, now int64) {
+	r := x.r
 	if e != nil && x.ri.auth && !e.authOK {
 		e, miss = nil, "uri-miss"
 	}
@@ -233,6 +246,7 @@ func (x *exchange) useStored(e *entry, now int64) bool {
 	}
 	st := cacheStatus{hit: true, hasTTL: true, ttl: e.ttlSeconds(now)}
 	if left > 0 {
+		st = cacheStatus{hit: true}
 		x.c.serveEntry(x.w, x.r, e, now, st)
 		return true
 	}

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -36,10 +37,19 @@ type entry struct {
 	authOK       bool // may be served to requests with Authorization
 	noStale      bool // must not be served stale (must-revalidate, proxy-revalidate, s-maxage)
 	lengthStr    string
+	hits         *atomic.Pointer[hitHeaders] // Age and Cache-Status of the current second's hits
+}
+
+// hitHeaders are the header values shared by the hits of one second.
+type hitHeaders struct {
+	c           *Cache
+	sec         int64
+	age, status []string
 }
 
 // derive computes the fields that follow from the stored ones.
 func (e *entry) derive() {
+	e.hits = new(atomic.Pointer[hitHeaders])
 	if e.marker {
 		return
 	}

@@ -13,23 +13,28 @@ var headersOf304 = []string{"Cache-Control", "Content-Location", "Date", "Etag",
 // serveEntry writes a stored response, or a 304 when the request's validators match it.
 func (c *Cache) serveEntry(w http.ResponseWriter, r *http.Request, e *entry, now int64, st cacheStatus) {
 	h := w.Header()
-	age := strconv.FormatInt(max(0, e.age(now))/int64(time.Second), 10)
+	var ageV, statusV []string
+	if st == (cacheStatus{hit: true}) {
+		ageV, statusV = c.hitHeaders(e, now)
+	} else {
+		ageV = []string{strconv.FormatInt(max(0, e.age(now))/int64(time.Second), 10)}
+	}
 	if notModified(r, e) {
 		for _, k := range headersOf304 {
 			if vs, ok := e.header[k]; ok {
 				h[k] = vs
 			}
 		}
-		h["Age"] = []string{age}
-		c.setStatus(h, st)
+		h["Age"] = ageV
+		c.writeStatus(h, st, statusV)
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
 	for k, vs := range e.header {
 		h[k] = vs // len == cap: an append by an outer middleware copies
 	}
-	h["Age"] = []string{age}
-	c.setStatus(h, st)
+	h["Age"] = ageV
+	c.writeStatus(h, st, statusV)
 	if r.Method == http.MethodGet && e.status == http.StatusOK {
 		if rng, ok := r.Header["Range"]; ok && len(rng) == 1 && ifRange(r, e) {
 			if start, end, ok := parseRange(rng[0], int64(len(e.body))); ok {
@@ -159,4 +164,30 @@ func parseRange(v string, size int64) (start, end int64, ok bool) {
 		return -1, 0, true
 	}
 	return s, end, true
+}
+
+// hitHeaders returns the Age and Cache-Status values of a plain fresh hit on e, shared by the
+// hits of the same second (slices with len == cap: appending to them copies).
+func (c *Cache) hitHeaders(e *entry, now int64) (age, status []string) {
+	sec := max(0, e.age(now)) / int64(time.Second)
+	if hc := e.hits.Load(); hc != nil && hc.sec == sec && hc.c == c {
+		return hc.age, hc.status
+	}
+	hc := &hitHeaders{c: c, sec: sec, age: []string{strconv.FormatInt(sec, 10)}}
+	hc.status = []string{c.statusValue(cacheStatus{hit: true, hasTTL: true, ttl: e.lifetime/int64(time.Second) - sec})}
+	e.hits.Store(hc)
+	return hc.age, hc.status
+}
+
+// writeStatus sets Cache-Status from st, or from a precomputed value.
+func (c *Cache) writeStatus(h http.Header, st cacheStatus, pre []string) {
+	if pre != nil {
+		if old, ok := h["Cache-Status"]; ok {
+			h["Cache-Status"] = []string{pre[0] + ", " + strings.Join(old, ", ")}
+		} else {
+			h["Cache-Status"] = pre
+		}
+		return
+	}
+	c.setStatus(h, st)
 }
