@@ -49,7 +49,8 @@ func run() error {
 	adapter := flag.String("adapter", "nethttp", "middleware adapter: nethttp or echo")
 	namespace := flag.String("namespace", "strata-proxy:", "key namespace in Redis")
 	maxBody := flag.Int64("max-body", httpcache.DefaultMaxBodySize, "largest body stored, in bytes")
-	l1Entries := flag.Int("l1-entries", 100_000, "entries kept in the in-process tier")
+	l1Entries := flag.Int("l1-entries", httpcache.DefaultL1Entries, "entries kept in the in-process tier (without -redis)")
+	l1Bytes := flag.Uint64("l1-bytes", 256<<20, "bytes kept in the in-process tier (with -redis, where entries are weighed by their encoded size)")
 	targeted := flag.String("targeted", "CDN-Cache-Control", "comma-separated targeted cache-control fields (RFC 9213) obeyed before Cache-Control; empty for none")
 	verbose := flag.Bool("v", false, "log warnings to stderr")
 	flag.Parse()
@@ -63,7 +64,11 @@ func run() error {
 		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
 
-	l1, err := ottertier.New(ottertier.Options{MaxEntries: *l1Entries})
+	l1opts := ottertier.Options{MaxEntries: *l1Entries}
+	if *redisURL != "" {
+		l1opts = ottertier.Options{MaxBytes: *l1Bytes}
+	}
+	l1, err := ottertier.New(l1opts)
 	if err != nil {
 		return err
 	}

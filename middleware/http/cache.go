@@ -9,15 +9,17 @@ import (
 	"time"
 
 	"github.com/stratacache/strata/tiered"
+	ottertier "github.com/stratacache/strata/tiered/otter"
 )
 
 // Cache is the response-caching engine. One Cache serves any number of routes, each with its own
 // [Route] policy, through [Cache.Middleware], [Cache.RouteMiddleware] or the Echo adapter. It is
 // safe for concurrent use. Release it with [Cache.Close].
 type Cache struct {
-	opts  Options
-	tc    *tiered.Cache
-	owned bool
+	opts    Options
+	tc      *tiered.Cache
+	owned   bool
+	ownedL1 *ottertier.Backend
 
 	flights flights
 	revalMu sync.Mutex
@@ -35,11 +37,16 @@ func New(opts Options) (*Cache, error) {
 	c := &Cache{opts: opts, tc: opts.Cache, revals: make(map[string]struct{})}
 	c.flights.m = make(map[string]*flight)
 	if c.tc == nil {
-		tc, err := tiered.New(tiered.Options{Codec: Codec})
+		l1, err := ottertier.New(ottertier.Options{MaxEntries: DefaultL1Entries})
 		if err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrInvalidOptions, err)
 		}
-		c.tc, c.owned = tc, true
+		tc, err := tiered.New(tiered.Options{Tiers: []tiered.Tier{{Backend: l1}}, Codec: Codec})
+		if err != nil {
+			l1.Close()
+			return nil, fmt.Errorf("%w: %w", ErrInvalidOptions, err)
+		}
+		c.tc, c.owned, c.ownedL1 = tc, true, l1
 	} else if err := checkCodec(c.tc.Codec()); err != nil {
 		return nil, err
 	}
@@ -71,7 +78,9 @@ func (c *Cache) Close() error {
 	}
 	c.bg.Wait()
 	if c.owned {
-		return c.tc.Close()
+		err := c.tc.Close()
+		c.ownedL1.Close()
+		return err
 	}
 	return nil
 }

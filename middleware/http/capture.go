@@ -96,7 +96,11 @@ func (cw *capture) Write(p []byte) (int, error) {
 			}
 		}
 	}
-	return cw.w.Write(p)
+	n, err := cw.w.Write(p)
+	if err != nil {
+		cw.drop() // the handler may stop here: what it wrote is not the whole body
+	}
+	return n, err
 }
 
 // WriteString lets io.WriteString skip a conversion.

@@ -20,6 +20,9 @@ const (
 	DefaultKeepStale = time.Hour
 	// DefaultRevalidateTimeout bounds a background revalidation.
 	DefaultRevalidateTimeout = 30 * time.Second
+	// DefaultL1Entries bounds the in-process cache New builds when Options.Cache is nil. Its
+	// memory is bounded by DefaultL1Entries × MaxBodySize (plus headers) in the worst case.
+	DefaultL1Entries = 10_000
 	// DefaultName is the cache's name in Cache-Status.
 	DefaultName = "strata"
 	// DefaultKeyPrefix starts every key the middleware writes to the tiered cache.
@@ -43,8 +46,10 @@ var DefaultUnkeyedHeaders = []string{
 // semantics and no default TTL.
 type Options struct {
 	// Cache stores the entries. It must be built with Codec: [Codec] (New checks that entries
-	// survive its codec). Nil means an in-process cache of tiered.DefaultL1Entries entries that
+	// survive its codec). Nil means an in-process cache of DefaultL1Entries entries that
 	// [Cache.Close] releases. A cache given here stays the caller's to close, after this one.
+	// With a byte tier (Redis) below it, an L1 bounded by bytes (ottertier.Options.MaxBytes)
+	// weighs each entry by its encoded size.
 	Cache *tiered.Cache
 	// Name identifies this cache in Cache-Status. Empty means DefaultName.
 	Name string
