@@ -40,3 +40,4 @@ func adapter(t testing.TB, c *httpcache.Cache, rt httpcache.Route, h http.Handle
 
 func TestSecurity(t *testing.T)  { httpcachetest.RunSecurity(t, adapter) }
 func TestSemantics(t *testing.T) { httpcachetest.RunSemantics(t, adapter) }
+func TestStreams(t *testing.T)   { httpcachetest.RunStreams(t, adapter) }

@@ -25,3 +25,5 @@ func TestMain(m *testing.M) {
 func TestSecurity(t *testing.T) { httpcachetest.RunSecurity(t, httpcachetest.NetHTTP) }
 
 func TestSemantics(t *testing.T) { httpcachetest.RunSemantics(t, httpcachetest.NetHTTP) }
+
+func TestStreams(t *testing.T) { httpcachetest.RunStreams(t, httpcachetest.NetHTTP) }
