@@ -163,14 +163,16 @@ func nextDirective(s string) (name, value string, hasValue bool, rest string) {
 	for i < len(s) && s[i] != ',' && s[i] != '=' {
 		i++
 	}
-	name = trimOWS(s[:i])
 	if i == len(s) {
-		return name, "", false, ""
+		return trimOWS(s), "", false, ""
 	}
 	if s[i] == ',' {
-		return name, "", false, s[i+1:]
+		return trimOWS(s[:i]), "", false, s[i+1:]
 	}
-	s = trimOWS(s[i+1:])
+	// No whitespace around "=" in the grammar: "max-age =60" names an unknown directive and
+	// "max-age= 60" has an invalid value.
+	name = s[:i]
+	s = s[i+1:]
 	hasValue = true
 	if len(s) > 0 && s[0] == '"' {
 		var b strings.Builder
@@ -197,9 +199,9 @@ func nextDirective(s string) (name, value string, hasValue bool, rest string) {
 	}
 	k := strings.IndexByte(s, ',')
 	if k < 0 {
-		return name, trimOWS(s), true, ""
+		return name, trimRightOWS(s), true, ""
 	}
-	return name, trimOWS(s[:k]), true, s[k+1:]
+	return name, trimRightOWS(s[:k]), true, s[k+1:]
 }
 
 // parseDelta parses delta-seconds: one or more digits. Values past 2^31 become 2^31.
@@ -224,6 +226,13 @@ func trimOWS(s string) string {
 	for len(s) > 0 && (s[0] == ' ' || s[0] == '\t') {
 		s = s[1:]
 	}
+	for len(s) > 0 && (s[len(s)-1] == ' ' || s[len(s)-1] == '\t') {
+		s = s[:len(s)-1]
+	}
+	return s
+}
+
+func trimRightOWS(s string) string {
 	for len(s) > 0 && (s[len(s)-1] == ' ' || s[len(s)-1] == '\t') {
 		s = s[:len(s)-1]
 	}

@@ -28,6 +28,9 @@ func TestParseCacheControl(t *testing.T) {
 		{[]string{"stale-if-error=x, unknown=\"a,b\", immutable"}, cacheControl{flags: ccImmutable}},
 		{[]string{"proxy-revalidate, must-understand, no-store"}, cacheControl{flags: ccProxyRevalidate | ccMustUnderstand | ccNoStore}},
 		{[]string{`ext="unterminated`}, cacheControl{}},
+		{[]string{"max-age =60"}, cacheControl{}},
+		{[]string{"max-age= 60"}, cacheControl{flags: ccMaxAge}},
+		{[]string{"max-age=60 , public"}, cacheControl{flags: ccMaxAge | ccPublic, maxAge: 60}},
 	} {
 		got := parseCacheControl(http.Header{"Cache-Control": tc.in})
 		if got != tc.want {

@@ -7,7 +7,7 @@ import (
 )
 
 // conditional returns a copy of r that asks the origin to validate e: the client's own
-// conditions and range are replaced by e's validators.
+// conditions and range are replaced by e's validators (when e has none, it is a plain request).
 func conditional(ctx context.Context, r *http.Request, e *entry) *http.Request {
 	rr := r.Clone(ctx)
 	for _, k := range []string{"If-None-Match", "If-Modified-Since", "If-Match", "If-Unmodified-Since", "If-Range", "Range"} {
@@ -27,10 +27,6 @@ func conditional(ctx context.Context, r *http.Request, e *entry) *http.Request {
 // served; otherwise the origin's response goes to the client (and is stored when it may be).
 func (x *exchange) revalidate(e *entry) {
 	c := x.c
-	if !e.hasValidator() {
-		x.fetch("stale")
-		return
-	}
 	sie := e.sieWindow()
 	if x.ri.cc.has(ccStaleIfError) {
 		sie = max(sie, x.ri.cc.sie*int64(time.Second))
