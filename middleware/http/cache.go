@@ -136,8 +136,7 @@ func (c *Cache) Serve(w http.ResponseWriter, r *http.Request, rt *Route, o Origi
 	}
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		if isSafeMethod(r.Method) {
-			c.setStatus(w.Header(), cacheStatus{fwd: "method"})
-			o.Serve(w, r)
+			c.passThrough(w, r, o, cacheStatus{fwd: "method"})
 			return
 		}
 		c.forwardUnsafe(w, r, o)
@@ -149,14 +148,12 @@ func (c *Cache) Serve(w http.ResponseWriter, r *http.Request, rt *Route, o Origi
 		return
 	}
 	if hasBody(r) {
-		c.setStatus(w.Header(), cacheStatus{fwd: "bypass", detail: "request-body"})
-		o.Serve(w, r)
+		c.passThrough(w, r, o, cacheStatus{fwd: "bypass", detail: "request-body"})
 		return
 	}
 	canon, skey, ok := c.requestKey(r)
 	if !ok {
-		c.setStatus(w.Header(), cacheStatus{fwd: "bypass", detail: "host"})
-		o.Serve(w, r)
+		c.passThrough(w, r, o, cacheStatus{fwd: "bypass", detail: "host"})
 		return
 	}
 	var ri reqInfo
@@ -172,6 +169,18 @@ func (c *Cache) Serve(w http.ResponseWriter, r *http.Request, rt *Route, o Origi
 	x := &exchange{c: c, w: w, r: r, rt: rt, o: o, ri: &reqInfo{}, canon: canon, skey: skey}
 	*x.ri = ri
 	x.run(e, miss, now)
+}
+
+// passThrough hands a request the cache does not handle to the origin; the response streams
+// through untouched but for Cache-Status and the surrogate-key header, which is removed.
+func (c *Cache) passThrough(w http.ResponseWriter, r *http.Request, o Origin, st cacheStatus) {
+	cw := newCapture(w, 0, c.opts.SurrogateKeyHeader, func(cw *capture) {
+		cw.mode = modePass
+		st.fwdStatus = cw.status
+		c.setStatus(cw.h, st)
+	})
+	o.Serve(cw, r)
+	cw.finish()
 }
 
 func (c *Cache) requestInfo(r *http.Request) *reqInfo {
