@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -201,6 +202,15 @@ func (c *Cache) fillRequestInfo(ri *reqInfo, r *http.Request) {
 		}
 	}
 	_, ri.auth = r.Header["Authorization"]
+	if len(r.Header) < len(c.opts.UnkeyedHeaders) {
+		for h := range r.Header {
+			if slices.Contains(c.opts.UnkeyedHeaders, h) {
+				ri.unkeyed = true
+				ri.unkeyedH = append(ri.unkeyedH, h)
+			}
+		}
+		return
+	}
 	for _, h := range c.opts.UnkeyedHeaders {
 		if _, ok := r.Header[h]; ok {
 			ri.unkeyed = true

@@ -2,6 +2,7 @@ package httpcache
 
 import (
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -36,8 +37,15 @@ type entry struct {
 	lastModified string
 	authOK       bool // may be served to requests with Authorization
 	noStale      bool // must not be served stale (must-revalidate, proxy-revalidate, s-maxage)
-	lengthStr    string
+	lengthV      []string // Content-Length value, shared (len == cap)
+	fields       []field  // e.header as a list, for serving without map iteration
 	hits         *atomic.Pointer[hitHeaders] // Age and Cache-Status of the current second's hits
+}
+
+// field is one stored header.
+type field struct {
+	name   string
+	values []string
 }
 
 // hitHeaders are the header values shared by the hits of one second.
@@ -63,7 +71,12 @@ func (e *entry) derive() {
 	e.lastModified = h.Get("Last-Modified")
 	e.authOK = e.cc.has(ccPublic | ccSMaxAge | ccMustRevalidate)
 	e.noStale = e.cc.has(ccMustRevalidate | ccProxyRevalidate | ccSMaxAge | ccNoCache)
-	e.lengthStr = strconv.Itoa(len(e.body))
+	e.lengthV = []string{strconv.Itoa(len(e.body))}
+	e.fields = make([]field, 0, len(h)) // never reuse: a freshened copy shares the old slice
+	for k, vs := range h {
+		e.fields = append(e.fields, field{k, vs[:len(vs):len(vs)]})
+	}
+	slices.SortFunc(e.fields, func(a, b field) int { return strings.Compare(a.name, b.name) })
 	e.lifetime = e.freshnessLifetime()
 
 	// Age calculation, RFC 9111 §4.2.3.

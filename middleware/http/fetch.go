@@ -121,5 +121,5 @@ func (c *Cache) prepare(x *exchange, cw *capture, reqTime int64) (*entry, string
 
 func (e *entry) setBody(b []byte) {
 	e.body = b[:len(b):len(b)]
-	e.lengthStr = itoa(len(b))
+	e.lengthV = []string{itoa(len(b))}
 }

@@ -30,8 +30,8 @@ func (c *Cache) serveEntry(w http.ResponseWriter, r *http.Request, e *entry, now
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
-	for k, vs := range e.header {
-		h[k] = vs // len == cap: an append by an outer middleware copies
+	for _, f := range e.fields {
+		h[f.name] = f.values // len == cap: an append by an outer middleware copies
 	}
 	h["Age"] = ageV
 	c.writeStatus(h, st, statusV)
@@ -54,7 +54,7 @@ func (c *Cache) serveEntry(w http.ResponseWriter, r *http.Request, e *entry, now
 		}
 	}
 	if bodyAllowed(e.status) {
-		h["Content-Length"] = []string{e.lengthStr}
+		h["Content-Length"] = e.lengthV
 	} else {
 		delete(h, "Content-Length")
 	}
