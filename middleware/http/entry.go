@@ -35,10 +35,10 @@ type entry struct {
 	initialAge   int64 // corrected initial age (ns), RFC 9111 §4.2.3
 	etag         string
 	lastModified string
-	authOK       bool // may be served to requests with Authorization
-	noStale      bool // must not be served stale (must-revalidate, proxy-revalidate, s-maxage)
-	lengthV      []string // Content-Length value, shared (len == cap)
-	fields       []field  // e.header as a list, for serving without map iteration
+	authOK       bool                        // may be served to requests with Authorization
+	noStale      bool                        // must not be served stale (must-revalidate, proxy-revalidate, s-maxage)
+	lengthV      []string                    // Content-Length value, shared (len == cap)
+	fields       []field                     // e.header as a list, for serving without map iteration
 	hits         *atomic.Pointer[hitHeaders] // Age and Cache-Status of the current second's hits
 }
 
