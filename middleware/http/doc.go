@@ -29,4 +29,27 @@
 // it). Bodies above [Options.MaxBodySize] are streamed to the client and not stored; responses that
 // flush, hijack the connection, upgrade it (WebSocket) or stream events (text/event-stream) are
 // passed through without buffering.
+//
+// Responses with Vary are stored per variant, under a key derived from the URL's key and a hash
+// of the normalized values of the Vary'd request headers, with a marker under the URL's key that
+// names those headers and lists the variants (at most [Options.MaxVariants]; the oldest goes).
+// Two instances storing new variants of one URL at the same moment may each rewrite the marker
+// without the other's variant; such a variant is then found by neither lookups nor purges by URL
+// (purges by tag or pattern still reach it) and expires with its TTL.
+//
+// # Coalescing
+//
+// Concurrent misses of one URL on one instance wait for a single origin request when its response
+// turns out storable; they are served from it when their Vary'd headers match, and otherwise, or
+// when the response is not storable, go to the origin themselves. Requests with Authorization,
+// with their own validators or ranges, or with no-cache, never wait. A stale entry without
+// stale-while-revalidate is revalidated by each request that finds it; with it, one background
+// revalidation per entry runs at a time.
+//
+// # Freshness
+//
+// Freshness, age and the stale windows are computed here (RFC 9111 §4.2), not by the tiered
+// cache: an entry is written with a TTL that covers what is left of its freshness plus its
+// stale-while-revalidate and stale-if-error windows and, when it has a validator, [Options.KeepStale]
+// for revalidation.
 package httpcache
