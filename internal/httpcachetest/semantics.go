@@ -28,6 +28,7 @@ func RunSemantics(t *testing.T, adapter Adapter) {
 		t.Run("ConditionalFromCache", func(t *testing.T) { testConditional(t, env) })
 		t.Run("Coalescing", func(t *testing.T) { testCoalescing(t, env) })
 		t.Run("NoCoalescingOfUnstorable", func(t *testing.T) { testNoCoalescingUnstorable(t, env) })
+		t.Run("CoalescedRevalidation", func(t *testing.T) { testCoalescedRevalidation(t, env) })
 		t.Run("HeadersNotStored", func(t *testing.T) { testHeadersNotStored(t, env) })
 		t.Run("FlushBypasses", func(t *testing.T) { testFlush(t, env) })
 		t.Run("FromRedisAfterL1Loss", func(t *testing.T) { testFromRedis(t, env) })
@@ -476,5 +477,46 @@ func testFromRedis(t *testing.T, env *Env) {
 	}
 	if !Hit(w) || w.Body.String() != "body 1" || w.Header().Get("Etag") != `"r"` {
 		t.Fatalf("Redis hit: %q %q (%s)", w.Body, w.Header().Get("Etag"), status(w))
+	}
+}
+
+func testCoalescedRevalidation(t *testing.T, env *Env) {
+	release := make(chan struct{})
+	origin := &Counter{Fn: func(n int64, w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Etag", `"r1"`)
+		if n == 1 {
+			w.Header().Set("Cache-Control", "max-age=1")
+			w.Header().Set("Age", "5")
+			fmt.Fprint(w, "stored body")
+			return
+		}
+		<-release
+		w.Header().Set("Cache-Control", "max-age=60")
+		if r.Header.Get("If-None-Match") == `"r1"` {
+			w.WriteHeader(http.StatusNotModified)
+			return
+		}
+		fmt.Fprint(w, "unexpected full body")
+	}}
+	h := env.Handler(t, httpcache.Route{}, origin)
+	Do(h, "GET", "http://example.com/reval")
+	var wg sync.WaitGroup
+	bodies := make([]string, 8)
+	for i := range bodies {
+		wg.Go(func() { bodies[i] = Do(h, "GET", "http://example.com/reval").Body.String() })
+	}
+	time.Sleep(50 * time.Millisecond)
+	close(release)
+	wg.Wait()
+	for i, b := range bodies {
+		if b != "stored body" {
+			t.Errorf("request %d got %q", i, b)
+		}
+	}
+	if n := origin.N.Load(); n != 2 {
+		t.Fatalf("origin calls = %d, want 2 (store, one revalidation)", n)
+	}
+	if w := Do(h, "GET", "http://example.com/reval"); !Hit(w) {
+		t.Fatalf("freshened entry not reused: %s", status(w))
 	}
 }

@@ -42,9 +42,9 @@
 // Concurrent misses of one URL on one instance wait for a single origin request when its response
 // turns out storable; they are served from it when their Vary'd headers match, and otherwise, or
 // when the response is not storable, go to the origin themselves. Requests with Authorization,
-// with their own validators or ranges, or with no-cache, never wait. A stale entry without
-// stale-while-revalidate is revalidated by each request that finds it; with it, one background
-// revalidation per entry runs at a time.
+// with their own validators or ranges, or with no-cache, never wait. Concurrent requests that find
+// the same stale entry share one revalidation the same way; with stale-while-revalidate, one
+// background revalidation per entry runs at a time.
 //
 // # Freshness
 //

@@ -33,20 +33,31 @@ func (x *exchange) fetch(miss string) {
 			fl = c.flights.peek(x.skey) // a HEAD response is never stored: HEAD only follows
 		}
 		if fl != nil && !leader {
-			select {
-			case <-fl.done:
-			case <-x.r.Context().Done():
-				return
-			}
-			if e := fl.e; e != nil && e.matches(x.canon, x.r.Header) {
-				now := time.Now().UnixNano()
-				c.serveEntry(x.w, x.r, e, now, cacheStatus{fwd: miss, fwdStatus: e.status, collapsed: true, hasTTL: true, ttl: e.ttlSeconds(now)})
+			if x.follow(fl, miss) {
 				return
 			}
 			fl = nil
 		}
 	}
 	x.forward(miss, fl)
+}
+
+// follow waits for the flight another request leads. It reports whether the request has been
+// dealt with: answered from the leader's entry, or abandoned by its own client. Otherwise the
+// request goes to the origin itself.
+func (x *exchange) follow(fl *flight, fwd string) bool {
+	select {
+	case <-fl.done:
+	case <-x.r.Context().Done():
+		return true
+	}
+	e := fl.e
+	if e == nil || !e.matches(x.canon, x.r.Header) {
+		return false
+	}
+	now := time.Now().UnixNano()
+	x.c.serveEntry(x.w, x.r, e, now, cacheStatus{fwd: fwd, fwdStatus: e.status, collapsed: true, hasTTL: true, ttl: e.ttlSeconds(now)})
+	return true
 }
 
 // forward calls the origin for a miss and stores the response when it may. fl, when not nil, is

@@ -34,6 +34,24 @@ func (x *exchange) revalidate(e *entry) {
 	if e.noStale {
 		sie = 0
 	}
+	// Concurrent requests for the same stale entry share one revalidation.
+	var fl *flight
+	if x.ri.get && x.coalescable() {
+		f, leader := c.flights.join(x.skey)
+		if !leader {
+			if x.follow(f, "stale") {
+				return
+			}
+		} else {
+			fl = f
+		}
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			c.flights.release(x.skey, fl, nil)
+			panic(p)
+		}
+	}()
 	var pending *entry
 	var outcome string // "validated", "error" or "" (a new response)
 	reqTime := time.Now().UnixNano()
@@ -45,6 +63,7 @@ func (x *exchange) revalidate(e *entry) {
 			return
 		case cw.status >= 500 && time.Now().UnixNano()-e.respTime+e.initialAge-e.lifetime < sie:
 			cw.mode, outcome = modeDiscard, "error"
+			c.flights.release(x.skey, fl, nil)
 			return
 		}
 		st := cacheStatus{fwd: "stale", fwdStatus: cw.status}
@@ -52,18 +71,23 @@ func (x *exchange) revalidate(e *entry) {
 			pending, cw.mode, st.stored = ne, modeTee, true
 		} else {
 			cw.mode, st.detail = modePass, reason
+			c.flights.release(x.skey, fl, nil)
 		}
 		c.setStatus(cw.h, st)
 	})
+	cw.onDrop = func() { c.flights.release(x.skey, fl, nil) }
 	x.o.Serve(cw, rr)
 	cw.finish()
 	ctx := context.WithoutCancel(x.r.Context())
+	var shared *entry // what followers get
+	defer func() { c.flights.release(x.skey, fl, shared) }()
 	switch outcome {
 	case "validated":
 		ne := c.freshen(e, cw.h, reqTime, time.Now().UnixNano())
 		st := cacheStatus{fwd: "stale", fwdStatus: http.StatusNotModified}
 		if ne != nil && c.store(ctx, x.skey, ne, c.surrogateKeys(cw.h)) {
 			st.stored = true
+			shared = ne
 		} else if ne == nil {
 			ne = e
 		}
@@ -77,7 +101,9 @@ func (x *exchange) revalidate(e *entry) {
 	default:
 		if pending != nil && !cw.dropped && !cw.hijacked && cw.complete() {
 			pending.setBody(cw.buf)
-			c.store(ctx, x.skey, pending, c.surrogateKeys(cw.h))
+			if c.store(ctx, x.skey, pending, c.surrogateKeys(cw.h)) {
+				shared = pending
+			}
 		} else if x.ri.get && cw.status < 500 {
 			// The origin answered with something else that is not stored: drop the old entry.
 			_ = c.invalidateURL(ctx, x.skey)
