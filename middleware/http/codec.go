@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net/http"
+	"slices"
+	"strings"
 
 	"github.com/stratacache/strata/tiered"
 )
@@ -88,11 +90,20 @@ func appendEntry(b []byte, e *entry) []byte {
 	b = binary.AppendVarint(b, e.defTTL)
 	b = binary.AppendVarint(b, e.defStale)
 	b = appendString(b, e.ccField)
-	b = binary.AppendUvarint(b, uint64(len(e.header)))
-	for k, vs := range e.header {
-		b = appendString(b, k)
-		b = binary.AppendUvarint(b, uint64(len(vs)))
-		for _, v := range vs {
+	// Headers in name order, so that equal entries encode to equal bytes.
+	fields := e.fields
+	if len(fields) != len(e.header) {
+		fields = make([]field, 0, len(e.header))
+		for k, vs := range e.header {
+			fields = append(fields, field{k, vs})
+		}
+		slices.SortFunc(fields, func(a, b field) int { return strings.Compare(a.name, b.name) })
+	}
+	b = binary.AppendUvarint(b, uint64(len(fields)))
+	for _, f := range fields {
+		b = appendString(b, f.name)
+		b = binary.AppendUvarint(b, uint64(len(f.values)))
+		for _, v := range f.values {
 			b = appendString(b, v)
 		}
 	}
