@@ -294,8 +294,16 @@ func testVary(t *testing.T, env *Env) {
 	if !Hit(en2) || en2.Body.String() != "lang en" || !Hit(fr2) || fr2.Body.String() != "lang fr" || Hit(none) {
 		t.Fatalf("variant hits: %q %q %q", en2.Body, fr2.Body, none.Body)
 	}
+	// Language tags compare without regard to case, and spaces around commas do not count.
+	if w := Do(h, "GET", "http://example.com/vary", "Accept-Language", "EN"); !Hit(w) || w.Body.String() != "lang en" {
+		t.Fatalf("case-insensitive variant: %q (%s)", w.Body, status(w))
+	}
+	Do(h, "GET", "http://example.com/vary", "Accept-Language", "en,de")
+	if w := Do(h, "GET", "http://example.com/vary", "Accept-Language", "en , de"); !Hit(w) {
+		t.Fatalf("whitespace-normalized variant missed: %s", status(w))
+	}
 	// The variants per URL are capped (MaxVariants 4 in this suite): the oldest goes.
-	for _, l := range []string{"de", "es", "it"} {
+	for _, l := range []string{"es", "it"} {
 		Do(h, "GET", "http://example.com/vary", "Accept-Language", l)
 	}
 	if w := Do(h, "GET", "http://example.com/vary", "Accept-Language", "it"); !Hit(w) {

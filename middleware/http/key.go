@@ -139,12 +139,19 @@ func varyValues(r http.Header, names []string) string {
 			continue
 		}
 		v := normalizeValue(vs)
+		if caseInsensitiveValue[n] {
+			v = strings.ToLower(v)
+		}
 		b = append(b, 1)
 		b = binary.AppendUvarint(b, uint64(len(v)))
 		b = append(b, v...)
 	}
 	return string(b)
 }
+
+// caseInsensitiveValue are request headers whose values compare without regard to case
+// (language tags, content codings, charsets), so variants are shared across spellings.
+var caseInsensitiveValue = map[string]bool{"Accept-Language": true, "Accept-Encoding": true, "Accept-Charset": true}
 
 // normalizeValue joins the lines of a header and removes optional whitespace around commas.
 func normalizeValue(vs []string) string {
