@@ -14,7 +14,7 @@ vet:
 	$(GO) vet ./...
 
 bench: deps
-	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./tiered/
+	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./tiered/ | tee /dev/stderr | ./scripts/benchratio L1Hit:OtterBaseline L2Hit:RedisBaseline
 
 quickstart:
 	$(GO) run ./examples/quickstart

@@ -74,16 +74,10 @@ type BatchGetter interface {
 	GetMany(ctx context.Context, keys []string) ([][]byte, error)
 }
 
-// BatchSetter writes many entries of a byte tier at once.
+// BatchSetter writes many entries of a byte tier at once: data[i] under keys[i] for ttls[i]. The
+// slices have equal lengths.
 type BatchSetter interface {
-	SetMany(ctx context.Context, items []BatchItem) error
-}
-
-// BatchItem is one entry of a [BatchSetter] write.
-type BatchItem struct {
-	Key  string
-	Data []byte
-	TTL  time.Duration
+	SetMany(ctx context.Context, keys []string, data [][]byte, ttls []time.Duration) error
 }
 
 // Sizer is implemented by the items the cache stores in a [ValueBackend]: Size estimates their

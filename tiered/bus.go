@@ -49,9 +49,10 @@ import (
 // tight. Each drop,
 // resubscription and clear is counted in [InvalidationStats].
 //
-// One race remains, inherent to cache-aside and bounded by the entry's TTL: a read that fetched
-// the old value from Redis just before another instance changed it can store that value in L1
-// just after the invalidation arrived.
+// One race is inherent to cache-aside: a read that fetched the old value from Redis just before
+// another instance changed it can store that value in L1 just after the invalidation arrived.
+// RecheckAfter removes such a copy again shortly afterwards; a read slower than RecheckAfter
+// between its fetch and its store could still leave one, bounded by the entry's TTL.
 type BusOptions struct {
 	// Client carries the Pub/Sub subscription and the published messages. A Cluster client works
 	// (PUBLISH reaches every node). Its DialTimeout and ReadTimeout bound each reconnection
@@ -84,6 +85,19 @@ type BusOptions struct {
 	// AuditMaxLen trims the audit stream to about this many entries. Zero means
 	// DefaultAuditMaxLen.
 	AuditMaxLen int64
+	// MaxUpdateSize is the largest encoded value Update sends to the other instances; a larger
+	// one is sent as an invalidation of the key, and they read it from the shared tiers when
+	// they next need it. Redis buffers every message for every subscriber (and disconnects
+	// subscribers that fall behind: client-output-buffer-limit pubsub), so large values are
+	// better not broadcast. Zero means DefaultMaxUpdateSize; negative never sends values.
+	MaxUpdateSize int
+	// RecheckAfter schedules a second pass over the keys of every invalidation and update, this
+	// long after it was applied (by receivers, and by the sender when its echo arrives): copies
+	// stored in L1 since then are removed again, unless they are the very entry the update
+	// stored. It closes the race described above for every read that stores its result within
+	// RecheckAfter, at the price of an occasional extra miss. Zero means DefaultRecheckAfter
+	// (250 ms, the default tier Timeout); negative disables it. Clears are not rechecked.
+	RecheckAfter time.Duration
 }
 
 // Bus defaults.
@@ -92,6 +106,8 @@ const (
 	DefaultBusHealthInterval = time.Second
 	DefaultBusStartTimeout   = 2 * time.Second
 	DefaultAuditMaxLen       = 10_000
+	DefaultMaxUpdateSize     = 64 << 10
+	DefaultRecheckAfter      = 250 * time.Millisecond
 	busMaxBackoff            = time.Second
 )
 
@@ -166,6 +182,11 @@ type bus struct {
 	health         time.Duration
 	audit          string
 	auditMax       int64
+	maxUpdate      int
+	recheckAfter   time.Duration
+	pending        []recheck         // second passes, oldest first; owned by the run goroutine
+	updates        map[string]uint64 // key → number of its latest pending update pass
+	updateSeq      uint64
 
 	ctx        context.Context
 	cancel     context.CancelFunc
@@ -192,6 +213,14 @@ func newBus(c *Cache, o *BusOptions) (*bus, error) {
 		health:         o.HealthInterval,
 		audit:          o.AuditStream,
 		auditMax:       o.AuditMaxLen,
+		maxUpdate:      o.MaxUpdateSize,
+		recheckAfter:   o.RecheckAfter,
+	}
+	if b.recheckAfter == 0 {
+		b.recheckAfter = DefaultRecheckAfter
+	}
+	if b.maxUpdate == 0 {
+		b.maxUpdate = DefaultMaxUpdateSize
 	}
 	if o.Channel == "" {
 		b.channel = c.namespace + DefaultBusChannel
@@ -295,13 +324,21 @@ func (b *bus) run() {
 			b.c.log.Warn("strata: invalidation bus subscription lost; clearing L1", "reason", reason, "error", err)
 		}
 		b.c.clearValueTiers(b.ctx)
+		b.pending, b.updates = nil, nil // L1 is empty: nothing left to recheck
 	}
 	for {
-		msg, err := ps.ReceiveTimeout(b.ctx, b.health)
+		wait, short := b.health, false
+		if next := b.runDue(); next > 0 && next < wait {
+			wait, short = next, true
+		}
+		msg, err := ps.ReceiveTimeout(b.ctx, wait)
 		if b.ctx.Err() != nil {
 			return
 		}
 		if err != nil {
+			if isTimeout(err) && short && !down {
+				continue // a second pass is due, not a sign of a dead connection
+			}
 			if isTimeout(err) && !down {
 				if !pinged {
 					pinged = true
@@ -348,10 +385,12 @@ func (b *bus) run() {
 				continue
 			}
 			if confirmed || b.late.Load() {
-				if confirmed && !down {
-					b.c.inv.drops.Add(1) // go-redis reconnected before this goroutine saw an error
+				if confirmed {
+					if !down {
+						b.c.inv.drops.Add(1) // go-redis reconnected before this goroutine saw an error
+					}
+					b.c.inv.resubscribes.Add(1)
 				}
-				b.c.inv.resubscribes.Add(1)
 				b.c.clearValueTiers(b.ctx)
 				b.c.log.Info("strata: invalidation bus subscribed again; L1 cleared", "channel", b.channel)
 			}
@@ -438,12 +477,60 @@ func (c *Cache) receive(ctx context.Context, payload string) {
 	}
 	if m.sender == c.bus.id {
 		c.inv.echoes.Add(1)
+		// The sender's own reads can race with its change too: give them the second pass.
+		switch m.kind {
+		case kindKeys, kindTags:
+			c.bus.schedule(recheck{keys: m.keys})
+		case kindPattern:
+			c.bus.schedule(recheck{pattern: m.pattern})
+		}
 		return
 	}
-	if err := c.apply(ctx, m); err != nil {
+	rc, err := c.apply(ctx, m)
+	if err != nil {
 		c.inv.failed.Add(1)
 		c.log.Warn("strata: bus message not applied", "kind", m.kind.String(), "error", err)
+	} else {
+		c.inv.applied.Add(1)
+	}
+	c.bus.schedule(rc)
+}
+
+// schedule queues a second pass RecheckAfter from now. Only the bus goroutine calls it.
+func (b *bus) schedule(rc recheck) {
+	if b.recheckAfter <= 0 || rc.empty() {
 		return
 	}
-	c.inv.applied.Add(1)
+	rc.at = time.Now().Add(b.recheckAfter)
+	if rc.key != "" {
+		if b.updates == nil {
+			b.updates = make(map[string]uint64)
+		}
+		b.updateSeq++
+		rc.seq = b.updateSeq
+		b.updates[rc.key] = rc.seq
+	}
+	b.pending = append(b.pending, rc)
+}
+
+// runDue performs the second passes whose time has come and returns how long until the next one
+// (0 when none is pending).
+func (b *bus) runDue() time.Duration {
+	now := time.Now()
+	n := 0
+	for n < len(b.pending) && !b.pending[n].at.After(now) {
+		b.pending[n].run(b.c)
+		b.pending[n] = recheck{}
+		n++
+	}
+	if n > 0 {
+		b.pending = b.pending[n:]
+		if len(b.pending) == 0 {
+			b.pending = nil // let the backing array go
+		}
+	}
+	if len(b.pending) == 0 {
+		return 0
+	}
+	return max(b.pending[0].at.Sub(now), time.Millisecond)
 }

@@ -11,7 +11,7 @@ import (
 	"time"
 )
 
-func sampleMessages() []*busMessage {
+func sampleBusMessages() []*busMessage {
 	now := time.Now().UnixNano()
 	return []*busMessage{
 		{kind: kindKeys, sender: "a", keys: []string{"k1", "", "k\x00\xff"}},
@@ -26,7 +26,7 @@ func sampleMessages() []*busMessage {
 }
 
 func TestBusMessageRoundTrip(t *testing.T) {
-	for _, m := range sampleMessages() {
+	for _, m := range sampleBusMessages() {
 		frame := encodeBusMessage(m)
 		got, err := decodeBusMessage(frame)
 		if err != nil {
@@ -65,7 +65,7 @@ func TestBusMessageSeedCorpus(t *testing.T) {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			t.Fatal(err)
 		}
-		for i, m := range sampleMessages() {
+		for i, m := range sampleBusMessages() {
 			m.entry.created, m.entry.staleAt, m.entry.expiresAt = 1, 2, 3
 			body := "go test fuzz v1\n[]byte(" + strconv.Quote(string(encodeBusMessage(m))) + ")\n"
 			if err := os.WriteFile(filepath.Join(dir, "seed-"+strconv.Itoa(i)+"-"+m.kind.String()), []byte(body), 0o644); err != nil {
@@ -74,7 +74,7 @@ func TestBusMessageSeedCorpus(t *testing.T) {
 		}
 	}
 	entries, err := os.ReadDir(dir)
-	if err != nil || len(entries) < len(sampleMessages()) {
+	if err != nil || len(entries) < len(sampleBusMessages()) {
 		t.Fatalf("seed corpus missing (%v): run with STRATA_WRITE_CORPUS=1", err)
 	}
 }
@@ -82,7 +82,7 @@ func TestBusMessageSeedCorpus(t *testing.T) {
 // FuzzDecodeBusMessage: the decoder never panics, accepts only what re-encodes to the same bytes,
 // and rejects everything else as malformed.
 func FuzzDecodeBusMessage(f *testing.F) {
-	for _, m := range sampleMessages() {
+	for _, m := range sampleBusMessages() {
 		f.Add(encodeBusMessage(m))
 	}
 	f.Add([]byte("SI"))

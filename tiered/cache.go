@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
+	"os"
 	"sync/atomic"
 	"time"
 
@@ -22,6 +22,7 @@ type Cache struct {
 	def         Strategy
 	log         *slog.Logger
 	obs         Observer
+	obsFast     FastPathFilter // obs's, when it has one
 	loadTimeout time.Duration
 	isNotFound  func(error) bool
 	failClosed  bool
@@ -29,7 +30,7 @@ type Cache struct {
 	hasBytes    bool
 
 	walks, loads, refreshes flight
-	bg                      sync.WaitGroup
+	bg                      tasks
 	closed                  atomic.Bool
 	closeOwned              []func()
 	ctr                     counters
@@ -70,6 +71,9 @@ func New(opts Options) (*Cache, error) {
 		loadTimeout: opts.LoadTimeout,
 		isNotFound:  opts.IsNotFound,
 		failClosed:  opts.FailClosed,
+	}
+	if f, ok := c.obs.(FastPathFilter); ok {
+		c.obsFast = f
 	}
 	if c.codec == nil {
 		c.codec = JSON
@@ -162,7 +166,7 @@ func (c *Cache) Close() error {
 	if c.bus != nil {
 		c.bus.close()
 	}
-	c.bg.Wait()
+	c.bg.close()
 	c.releaseOwned()
 	return nil
 }
@@ -256,7 +260,9 @@ func (c *Cache) callTierWithin(ctx context.Context, t *tier, call TierCall, time
 	} else {
 		data, hit, err = fn(tctx)
 	}
-	timedOut := err != nil && tctx.Err() == context.DeadlineExceeded && ctx.Err() == nil
+	// A backend that honours the deadline may see its socket deadline expire a moment before
+	// tctx's timer marks the context done: both mean the tier ran out of its Timeout.
+	timedOut := err != nil && ctx.Err() == nil && (tctx.Err() == context.DeadlineExceeded || errors.Is(err, os.ErrDeadlineExceeded))
 	cancel()
 	switch {
 	case err == nil:

@@ -12,13 +12,13 @@ import (
 	redistier "github.com/stratacache/strata/tiered/redis"
 )
 
-// TestCluster runs the L2, the bus, pattern and tag invalidation and streams against a real
+// TestClusterCoherence runs the L2, the bus, pattern and tag invalidation and streams against a real
 // three-master Redis Cluster.
-func TestCluster(t *testing.T) {
+func TestClusterCoherence(t *testing.T) {
 	ctx := context.Background()
 	cl := redistest.StartCluster(t)
 	rdb := cl.Client(t)
-	ns := testNamespace(t)
+	ns := busNamespace(t)
 	a := newBusCache(t, cl.Client(t), ns)
 	b := newBusCache(t, cl.Client(t), ns)
 
@@ -71,20 +71,20 @@ func TestCluster(t *testing.T) {
 	})
 
 	t.Run("bus", func(t *testing.T) {
-		loadInt(t, b, "k", 1)
+		busLoadInt(t, b, "k", 1)
 		if err := a.Invalidate(ctx, "k"); err != nil {
 			t.Fatal(err)
 		}
-		eventually(t, 2*time.Second, "k leaves b's L1", func() bool {
-			_, ok := l1Value(b, "k")
+		busEventually(t, 2*time.Second, "k leaves b's L1", func() bool {
+			_, ok := busL1Value(b, "k")
 			return !ok
 		})
-		loadInt(t, b, "u", 1)
+		busLoadInt(t, b, "u", 1)
 		if err := a.Update(ctx, "u", 2, Default); err != nil {
 			t.Fatal(err)
 		}
-		eventually(t, 2*time.Second, "u updated in b's L1", func() bool {
-			v, ok := l1Value(b, "u")
+		busEventually(t, 2*time.Second, "u updated in b's L1", func() bool {
+			v, ok := busL1Value(b, "u")
 			return ok && v == 2
 		})
 	})
@@ -96,7 +96,7 @@ func TestCluster(t *testing.T) {
 				t.Fatal(err)
 			}
 			if i%100 == 0 {
-				loadInt(t, b, fmt.Sprint("p:", i), -1)
+				busLoadInt(t, b, fmt.Sprint("p:", i), -1)
 			}
 		}
 		if got := countKeys(t, ns+"p:*"); got != n {
@@ -112,8 +112,8 @@ func TestCluster(t *testing.T) {
 		if got := countKeys(t, ns+"p:*"); got != 0 {
 			t.Fatalf("%d p:* keys left across the masters", got)
 		}
-		eventually(t, 2*time.Second, "p:* leaves b's L1", func() bool {
-			_, ok := l1Value(b, "p:0")
+		busEventually(t, 2*time.Second, "p:* leaves b's L1", func() bool {
+			_, ok := busL1Value(b, "p:0")
 			return !ok
 		})
 	})
@@ -124,16 +124,45 @@ func TestCluster(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		loadInt(t, b, "t:7", -1)
+		busLoadInt(t, b, "t:7", -1)
 		if err := a.InvalidateTags(ctx, "g"); err != nil {
 			t.Fatal(err)
 		}
 		if got := countKeys(t, ns+"t:*"); got != 0 {
 			t.Fatalf("%d tagged keys left", got)
 		}
-		eventually(t, 2*time.Second, "t:7 leaves b's L1", func() bool {
-			_, ok := l1Value(b, "t:7")
+		busEventually(t, 2*time.Second, "t:7 leaves b's L1", func() bool {
+			_, ok := busL1Value(b, "t:7")
 			return !ok
+		})
+	})
+
+	t.Run("reconnect", func(t *testing.T) {
+		busLoadInt(t, b, "r", 1)
+		before := b.InvalidationStats().Resubscribes
+		err := rdb.ForEachMaster(ctx, func(ctx context.Context, node *redis.Client) error {
+			return node.ClientKillByFilter(ctx, "TYPE", "pubsub").Err()
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		busEventually(t, 5*time.Second, "b resubscribed to the cluster", func() bool {
+			s := b.InvalidationStats()
+			return s.Resubscribes > before && s.Subscribed
+		})
+		if _, ok := busL1Value(b, "r"); ok {
+			t.Fatal("L1 entry survived the resubscription")
+		}
+		busEventually(t, 5*time.Second, "a resubscribed too", func() bool {
+			return a.InvalidationStats().Subscribed
+		})
+		busLoadInt(t, b, "r", 1)
+		if err := a.Update(ctx, "r", 2, Default); err != nil {
+			t.Fatal(err)
+		}
+		busEventually(t, 2*time.Second, "update after the reconnect", func() bool {
+			v, ok := busL1Value(b, "r")
+			return ok && v == 2
 		})
 	})
 

@@ -20,4 +20,7 @@
 // Each process coalesces concurrent misses for one key into a single tier walk and a single load.
 // Other processes share the remote tiers but each holds its own L1; without an invalidation bus an
 // L1 entry can therefore be stale for at most its TTL after another process changed the value.
+// With Options.Bus the processes tell each other about every Invalidate, Update, InvalidatePattern,
+// InvalidateTags and InvalidateAll over Redis Pub/Sub; [BusOptions] documents the bound that then
+// applies.
 package tiered

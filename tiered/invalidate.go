@@ -11,6 +11,10 @@ import (
 	"github.com/stratacache/strata/internal/glob"
 )
 
+// maxBroadcastKeys is the most keys a tag invalidation sends; beyond it the others clear their
+// in-process tiers.
+const maxBroadcastKeys = 10_000
+
 // ErrEmptyPattern is returned by InvalidatePattern for an empty pattern.
 var ErrEmptyPattern = errors.New("tiered: empty pattern")
 
@@ -41,7 +45,7 @@ func (c *Cache) Invalidate(ctx context.Context, keys ...string) error {
 		ctx = c.obs.StartOp(ctx, OpInvalidate)
 	}
 	c.inv.local.Add(1)
-	err := c.deleteLocal(ctx, keys, true)
+	err := c.invalidateKeys(ctx, keys)
 	err = errors.Join(err, c.broadcast(ctx, &busMessage{kind: kindKeys, keys: keys}))
 	if c.obs != nil {
 		c.obs.EndOp(ctx, OpInvalidate, OpResult{Tier: -1, Err: err})
@@ -55,8 +59,9 @@ func (c *Cache) Invalidate(ctx context.Context, keys ...string) error {
 //
 // A receiver that holds the key in an in-process tier decodes the new value into the Go type of
 // the value it holds; one that does not hold it (or cannot decode it) simply drops the key, and
-// its next read finds the new value in the shared tiers. A value that cannot be encoded is sent as
-// an invalidation instead. Tags given in opts travel with the value.
+// its next read finds the new value in the shared tiers. A value that cannot be encoded, or whose
+// encoding is larger than BusOptions.MaxUpdateSize, is sent as an invalidation instead. Tags given
+// in opts travel with the value.
 func (c *Cache) Update(ctx context.Context, key string, value any, s Strategy, opts ...WriteOption) error {
 	if err := c.check(key); err != nil {
 		return err
@@ -77,10 +82,13 @@ func (c *Cache) Update(ctx context.Context, key string, value any, s Strategy, o
 	if c.bus != nil {
 		var m *busMessage
 		if !encoded && err == nil && lt.fresh > 0 {
-			payload, flags, err = c.encode(value)
-			encoded = err == nil
+			// No byte tier encoded it. A value the codec cannot encode is still fine in L1 (as
+			// with Set); the others then get an invalidation.
+			var encErr error
+			payload, flags, encErr = c.encode(value)
+			encoded = encErr == nil
 		}
-		if encoded && lt.fresh > 0 {
+		if encoded && lt.fresh > 0 && len(payload) <= c.bus.maxUpdate {
 			m = &busMessage{kind: kindUpdate, key: key, tags: w.tags, entry: envelope{
 				flags: flags, created: now, staleAt: now + lt.fresh, expiresAt: now + lt.fresh + lt.stale, payload: payload,
 			}}
@@ -122,7 +130,6 @@ func (c *Cache) InvalidatePattern(ctx context.Context, pattern string) error {
 		ctx = c.obs.StartOp(ctx, OpInvalidate)
 	}
 	c.inv.local.Add(1)
-	c.deleteValuePattern(pattern)
 	var errs []error
 	full := glob.Escape(c.namespace) + pattern
 	for _, t := range c.tiers {
@@ -142,6 +149,7 @@ func (c *Cache) InvalidatePattern(ctx context.Context, pattern string) error {
 			errs = append(errs, tierErr(t, err))
 		}
 	}
+	c.deleteValuePattern(pattern)
 	errs = append(errs, c.broadcast(ctx, &busMessage{kind: kindPattern, pattern: pattern}))
 	err := errors.Join(errs...)
 	if c.obs != nil {
@@ -152,7 +160,8 @@ func (c *Cache) InvalidatePattern(ctx context.Context, pattern string) error {
 
 // InvalidateTags removes every entry written with one of the tags (see [Tags]) from every tier,
 // and with a bus from the in-process tiers of every other instance. See [Options.MaxTagEntries]
-// for how the tag indexes are kept bounded.
+// for how the tag indexes are kept bounded. The other instances receive the tags and the keys
+// found under them; beyond 10,000 keys they are told to clear their in-process tiers instead.
 func (c *Cache) InvalidateTags(ctx context.Context, tags ...string) error {
 	if c.closed.Load() {
 		return ErrClosed
@@ -189,9 +198,14 @@ func (c *Cache) InvalidateTags(ctx context.Context, tags ...string) error {
 	}
 	keys = dedupe(keys)
 	if len(keys) > 0 {
-		errs = append(errs, c.deleteLocal(ctx, keys, true))
+		errs = append(errs, c.invalidateKeys(ctx, keys))
 	}
-	errs = append(errs, c.broadcast(ctx, &busMessage{kind: kindTags, tags: tags, keys: keys}))
+	m := &busMessage{kind: kindTags, tags: tags, keys: keys}
+	if len(keys) > maxBroadcastKeys {
+		// Cheaper for everyone than a huge message: the others empty their in-process tiers.
+		m = &busMessage{kind: kindClear}
+	}
+	errs = append(errs, c.broadcast(ctx, m))
 	err := errors.Join(errs...)
 	if c.obs != nil {
 		c.obs.EndOp(ctx, OpInvalidate, OpResult{Tier: -1, Err: err})
@@ -214,7 +228,6 @@ func (c *Cache) InvalidateAll(ctx context.Context) error {
 		ctx = c.obs.StartOp(ctx, OpInvalidate)
 	}
 	c.inv.local.Add(1)
-	c.clearValueTiers(ctx)
 	var errs []error
 	full := glob.Escape(c.namespace) + "*"
 	for _, t := range c.tiers {
@@ -234,12 +247,29 @@ func (c *Cache) InvalidateAll(ctx context.Context) error {
 			errs = append(errs, tierErr(t, err))
 		}
 	}
+	c.clearValueTiers(ctx)
 	errs = append(errs, c.broadcast(ctx, &busMessage{kind: kindClear}))
 	err := errors.Join(errs...)
 	if c.obs != nil {
 		c.obs.EndOp(ctx, OpInvalidate, OpResult{Tier: -1, Err: err})
 	}
 	return err
+}
+
+// invalidateKeys removes keys from the shared tiers first, the lowest first, and then from the
+// in-process tiers, so that a concurrent read on this instance that misses L1 finds no old copy
+// left below to promote back. Errors of byte tiers are returned.
+func (c *Cache) invalidateKeys(ctx context.Context, keys []string) error {
+	var errs []error
+	for i := len(c.tiers) - 1; i >= 0; i-- {
+		t := c.tiers[i]
+		if t.vb != nil {
+			t.vb.Delete(keys...)
+		} else if err := c.remoteDelete(ctx, t, keys...); err != nil {
+			errs = append(errs, tierErr(t, err))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // broadcast publishes m when the cache has a bus.
@@ -253,24 +283,73 @@ func (c *Cache) broadcast(ctx context.Context, m *busMessage) error {
 // bulkTimeout is the budget of a byte-tier call that walks many keys.
 func (c *Cache) bulkTimeout(t *tier) time.Duration { return max(t.timeout, c.loadTimeout) }
 
-// apply carries out another instance's message on the in-process tiers.
-func (c *Cache) apply(ctx context.Context, m *busMessage) error {
+// apply carries out another instance's message on the in-process tiers. It returns the second
+// pass to run RecheckAfter later (see BusOptions.RecheckAfter).
+func (c *Cache) apply(ctx context.Context, m *busMessage) (rc recheck, err error) {
 	switch m.kind {
 	case kindKeys:
-		return c.deleteLocal(ctx, m.keys, false)
+		rc.keys = m.keys
+		err = c.deleteLocal(ctx, m.keys, false)
 	case kindUpdate:
-		return c.applyUpdate(m)
+		err = c.applyUpdate(m)
+		rc.key = m.key
+		rc.items = make([]any, len(c.tiers))
+		for i, t := range c.tiers {
+			if t.vb != nil {
+				rc.items[i], _ = t.vb.Get(m.key)
+			}
+		}
 	case kindPattern:
+		rc.pattern = m.pattern
 		c.deleteValuePattern(m.pattern)
 	case kindTags:
-		keys := append(c.tags.take(m.tags), m.keys...)
-		if len(keys) > 0 {
-			return c.deleteLocal(ctx, keys, false)
+		rc.keys = append(c.tags.take(m.tags), m.keys...)
+		if len(rc.keys) > 0 {
+			err = c.deleteLocal(ctx, rc.keys, false)
 		}
 	case kindClear:
 		c.clearValueTiers(ctx)
 	}
-	return nil
+	return rc, err
+}
+
+// recheck is the second pass of an applied message: the in-process copies of its keys are
+// removed again, unless (for an update) they are still the very entry the update stored. It
+// catches a read on this instance that fetched the old value from a shared tier before the change
+// and stored it in L1 after the message had been applied.
+type recheck struct {
+	at      time.Time
+	keys    []string // removed again
+	pattern string   // removed again by pattern
+	key     string   // an updated key ...
+	items   []any    // ... and what each tier held right after the update (nil: nothing)
+	seq     uint64   // the update's number, to skip the passes of updates superseded since
+}
+
+func (rc *recheck) empty() bool { return rc.keys == nil && rc.pattern == "" && rc.key == "" }
+
+// run performs the second pass.
+func (rc *recheck) run(c *Cache) {
+	if len(rc.keys) > 0 {
+		c.deleteValues(rc.keys...)
+	}
+	if rc.pattern != "" {
+		c.deleteValuePattern(rc.pattern)
+	}
+	if rc.key != "" {
+		if latest := c.bus.updates[rc.key]; latest != rc.seq {
+			return // a later update of the key stored a newer entry and has its own pass
+		}
+		delete(c.bus.updates, rc.key)
+		for i, t := range c.tiers {
+			if t.vb == nil {
+				continue
+			}
+			if cur, ok := t.vb.Get(rc.key); ok && cur != rc.items[i] {
+				t.vb.Delete(rc.key)
+			}
+		}
+	}
 }
 
 // applyUpdate replaces the in-process copy of an updated key. The new value is decoded into the

@@ -12,7 +12,7 @@ import (
 	"github.com/stratacache/strata/internal/redistest"
 )
 
-func noBus(o *Options) { o.Bus = nil }
+func withoutBus(o *Options) { o.Bus = nil }
 
 // TestInvalidatePatternWithoutBus: local tiers by the glob matcher, Redis by SCAN + UNLINK,
 // confined to the namespace even when the namespace holds glob characters.
@@ -20,9 +20,9 @@ func TestInvalidatePatternWithoutBus(t *testing.T) {
 	ctx := context.Background()
 	srv := redistest.Shared(t)
 	rdb := srv.Client(t)
-	ns := testNamespace(t) + "[x]*?:"
-	c := newBusCache(t, rdb, ns, noBus)
-	other := newBusCache(t, rdb, testNamespace(t), noBus)
+	ns := busNamespace(t) + "[x]*?:"
+	c := newBusCache(t, rdb, ns, withoutBus)
+	other := newBusCache(t, rdb, busNamespace(t), withoutBus)
 	for i := range 1500 { // more than one SCAN batch
 		if err := c.Set(ctx, fmt.Sprint("user:", i), i, Default); err != nil {
 			t.Fatal(err)
@@ -48,7 +48,7 @@ func TestInvalidatePatternWithoutBus(t *testing.T) {
 			t.Fatalf("user:%d still in L1", i)
 		}
 	}
-	left, err := scanAll(ctx, rdb, "*")
+	left, err := busScanAll(ctx, rdb, "*")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,13 +78,13 @@ func TestInvalidatePatternWithoutBus(t *testing.T) {
 		t.Fatal("InvalidateAll reached another namespace")
 	}
 	// Without a namespace InvalidateAll refuses to touch a shared Redis.
-	bare := newBusCache(t, rdb, "", noBus)
+	bare := newBusCache(t, rdb, "", withoutBus)
 	if err := bare.InvalidateAll(ctx); !errors.Is(err, ErrNoNamespace) {
 		t.Fatalf("InvalidateAll without namespace: %v", err)
 	}
 }
 
-func scanAll(ctx context.Context, rdb *redis.Client, pattern string) ([]string, error) {
+func busScanAll(ctx context.Context, rdb *redis.Client, pattern string) ([]string, error) {
 	var out []string
 	iter := rdb.Scan(ctx, 0, pattern, 1000).Iterator()
 	for iter.Next(ctx) {
@@ -149,7 +149,7 @@ func TestInvalidateL1Only(t *testing.T) {
 func TestUpdateTypeMismatch(t *testing.T) {
 	ctx := context.Background()
 	srv := redistest.Shared(t)
-	ns := testNamespace(t)
+	ns := busNamespace(t)
 	a := newBusCache(t, srv.Client(t), ns)
 	b := newBusCache(t, srv.Client(t), ns)
 	if _, err := Load(ctx, b, "k", Default, func(context.Context) (int, error) { return 1, nil }); err != nil {
@@ -158,7 +158,7 @@ func TestUpdateTypeMismatch(t *testing.T) {
 	if err := a.Update(ctx, "k", "not a number", Default); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, time.Second, "k dropped from b", func() bool {
+	busEventually(t, time.Second, "k dropped from b", func() bool {
 		_, ok := b.l1.Get("k")
 		return !ok
 	})
@@ -171,15 +171,46 @@ func TestUpdateTypeMismatch(t *testing.T) {
 func TestUpdateUnencodable(t *testing.T) {
 	ctx := context.Background()
 	srv := redistest.Shared(t)
-	ns := testNamespace(t)
+	ns := busNamespace(t)
 	a := newBusCache(t, srv.Client(t), ns)
 	b := newBusCache(t, srv.Client(t), ns)
-	loadInt(t, b, "k", 1)
+	busLoadInt(t, b, "k", 1)
 	if err := a.Update(ctx, "k", make(chan int), Default); err == nil {
 		t.Fatal("unencodable value accepted")
 	}
-	eventually(t, time.Second, "k dropped from b", func() bool {
+	busEventually(t, time.Second, "k dropped from b", func() bool {
 		_, ok := b.l1.Get("k")
 		return !ok
+	})
+}
+
+// TestUpdateTooLargeIsInvalidation: a value above MaxUpdateSize travels as an invalidation.
+func TestUpdateTooLargeIsInvalidation(t *testing.T) {
+	ctx := context.Background()
+	srv := redistest.Shared(t)
+	ns := busNamespace(t)
+	small := func(o *Options) { o.Bus.MaxUpdateSize = 16 }
+	a := newBusCache(t, srv.Client(t), ns, small)
+	b := newBusCache(t, srv.Client(t), ns, small)
+	if _, err := Load(ctx, b, "k", Default, func(context.Context) (string, error) { return "old", nil }); err != nil {
+		t.Fatal(err)
+	}
+	big := "a value well over sixteen bytes"
+	if err := a.Update(ctx, "k", big, Default); err != nil {
+		t.Fatal(err)
+	}
+	busEventually(t, time.Second, "k dropped from b", func() bool {
+		_, ok := b.l1.Get("k")
+		return !ok
+	})
+	if s, _, _ := Get[string](ctx, b, "k"); s != big {
+		t.Fatalf("b reads %q", s)
+	}
+	if err := a.Update(ctx, "k", "tiny", Default); err != nil {
+		t.Fatal(err)
+	}
+	busEventually(t, time.Second, "small value sent as an update", func() bool {
+		v, ok := busL1Value(b, "k")
+		return ok && v == "tiny"
 	})
 }

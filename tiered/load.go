@@ -23,12 +23,12 @@ import (
 func Load[T any](ctx context.Context, c *Cache, key string, s Strategy, fn func(context.Context) (T, error), opts ...WriteOption) (T, error) {
 	if it := c.l1Fresh(key); it != nil {
 		if it.negative {
-			c.l1Hit(ctx, OpLoad, true)
+			c.l1Hit(ctx, OpLoad, key, true)
 			var zero T
 			return zero, ErrNotFound
 		}
 		if v, ok := it.value.(T); ok {
-			c.l1Hit(ctx, OpLoad, false)
+			c.l1Hit(ctx, OpLoad, key, false)
 			return v, nil
 		}
 	}
@@ -54,11 +54,11 @@ func Load[T any](ctx context.Context, c *Cache, key string, s Strategy, fn func(
 func Get[T any](ctx context.Context, c *Cache, key string) (value T, found bool, err error) {
 	if it := c.l1Fresh(key); it != nil {
 		if it.negative {
-			c.l1Hit(ctx, OpGet, true)
+			c.l1Hit(ctx, OpGet, key, true)
 			return value, false, nil
 		}
 		if v, ok := it.value.(T); ok {
-			c.l1Hit(ctx, OpGet, false)
+			c.l1Hit(ctx, OpGet, key, false)
 			return v, true, nil
 		}
 	}
@@ -140,7 +140,7 @@ func assign(out reflect.Value, v any, key string) error {
 
 // l1Fresh returns L1's item for key when it can be served as is (fresh, or a cached "not found").
 func (c *Cache) l1Fresh(key string) *item {
-	if c.l1 == nil {
+	if c.l1 == nil || c.closed.Load() {
 		return nil
 	}
 	raw, ok := c.l1.Get(key)
@@ -155,16 +155,16 @@ func (c *Cache) l1Fresh(key string) *item {
 }
 
 // l1Hit accounts for a read answered by L1 on the fast path.
-func (c *Cache) l1Hit(ctx context.Context, op Op, negative bool) {
+func (c *Cache) l1Hit(ctx context.Context, op Op, key string, negative bool) {
 	c.tiers[0].ctr.hits.Add(1)
 	outcome := OutcomeHit
 	if negative {
 		c.ctr.negative.Add(1)
 		outcome = OutcomeNegative
 	}
-	if c.obs != nil {
+	if c.obs != nil && (c.obsFast == nil || c.obsFast.WantFastPath(ctx)) {
 		ctx = c.obs.StartOp(ctx, op)
-		c.obs.EndOp(ctx, op, OpResult{Outcome: outcome, Tier: 0, TierName: c.tiers[0].name})
+		c.obs.EndOp(ctx, op, OpResult{Outcome: outcome, Tier: 0, TierName: c.tiers[0].name, Key: key})
 	}
 }
 
@@ -177,7 +177,9 @@ func (c *Cache) read(ctx context.Context, op Op, key string, s Strategy, dec dec
 	if err != nil {
 		return nil, err
 	}
+	var start time.Time
 	if c.obs != nil {
+		start = time.Now()
 		ctx = c.obs.StartOp(ctx, op)
 	}
 	fl := &c.walks
@@ -193,7 +195,7 @@ func (c *Cache) read(ctx context.Context, op Op, key string, s Strategy, dec dec
 		c.ctr.coalesced.Add(1)
 	}
 	if c.obs != nil {
-		r := OpResult{Outcome: res.outcome, Tier: res.tier, Loaded: res.loaded, Promoted: res.promoted, Coalesced: shared, Leader: leader, Err: err}
+		r := OpResult{Outcome: res.outcome, Tier: res.tier, Loaded: res.loaded, Promoted: res.promoted, Coalesced: shared, Leader: leader, Err: err, Key: key, Duration: time.Since(start)}
 		if res.outcome == OutcomeNone {
 			r.Tier = -1
 		} else if res.tier >= 0 {
@@ -288,7 +290,9 @@ func (c *Cache) refresh(ctx context.Context, key string, s Strategy, dec decoder
 	c.refreshes.tryStart(key, &c.bg, func() (result, error) {
 		rctx, cancel := c.detach(base)
 		defer cancel()
+		var start time.Time
 		if c.obs != nil {
+			start = time.Now()
 			rctx = c.obs.StartOp(rctx, OpRefresh)
 		}
 		res := result{tier: -1}
@@ -307,7 +311,11 @@ func (c *Cache) refresh(ctx context.Context, key string, s Strategy, dec decoder
 			}
 		}
 		if c.obs != nil {
-			c.obs.EndOp(rctx, OpRefresh, OpResult{Outcome: res.outcome, Tier: res.tier, Loaded: res.loaded, Err: err})
+			r := OpResult{Outcome: res.outcome, Tier: res.tier, Loaded: res.loaded, Err: err, Key: key, Duration: time.Since(start)}
+			if res.tier >= 0 {
+				r.TierName = c.tiers[res.tier].name
+			}
+			c.obs.EndOp(rctx, OpRefresh, r)
 		}
 		return res, err
 	})

@@ -1,19 +1,20 @@
-package tiered
+package tiered_test
 
 import (
 	"fmt"
 	"os"
 	"testing"
 
-	"github.com/stratacache/strata/internal/redistest"
 	"go.uber.org/goleak"
+
+	"github.com/stratacache/strata/internal/redistest"
 )
 
 func TestMain(m *testing.M) {
 	code := redistest.RunWithoutExit(m)
-	if err := goleak.Find(); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		if code == 0 {
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintln(os.Stderr, "goroutine leak:", err)
 			code = 1
 		}
 	}

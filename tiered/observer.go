@@ -12,20 +12,34 @@ import (
 // Embed [NopObserver] to implement only some methods and stay compatible as methods are added.
 type Observer interface {
 	// StartOp is called when a public operation begins. The returned context (ctx itself when
-	// nothing is attached) is passed to the other calls of this operation and to EndOp.
+	// nothing is attached) is passed to the other calls of this operation, and EndOp receives
+	// exactly that context. A read answered by L1 on the fast path calls StartOp and EndOp back to
+	// back: StartOp should then attach nothing unless it needs to (a sampled span).
 	StartOp(ctx context.Context, op Op) context.Context
 	// EndOp is called once when the operation returns.
 	EndOp(ctx context.Context, op Op, r OpResult)
-	// StartTier is called before a call to a byte tier.
+	// StartTier is called before a call to a byte tier; EndTier receives the context it returns.
 	StartTier(ctx context.Context, t TierInfo, call TierCall) context.Context
-	// EndTier is called after it.
+	// EndTier is called after it. When the tier's breaker is open the call is skipped and EndTier
+	// is called alone, with TierResult.BreakerOpen set and the operation's context.
 	EndTier(ctx context.Context, t TierInfo, call TierCall, r TierResult)
-	// StartLoad is called before the loader runs (in the load's detached context).
+	// StartLoad is called before the loader runs (in the load's detached context); EndLoad
+	// receives the context it returns, which is also the loader's.
 	StartLoad(ctx context.Context) context.Context
 	// EndLoad is called after it, with its error and duration.
 	EndLoad(ctx context.Context, err error, d time.Duration)
 	// BreakerChanged is called when a tier's circuit breaker opens or closes.
 	BreakerChanged(t TierInfo, open bool)
+}
+
+// FastPathFilter is an optional interface of an [Observer]. A read answered by L1 on the fast path
+// (a lookup and a type check, well under a microsecond) is reported with StartOp and EndOp only
+// when WantFastPath(ctx) returns true; otherwise it is only counted in [Cache.Stats]. An observer
+// implements it to keep the fast path cheap for calls it would record nothing for, such as reads
+// outside a sampled trace. Without it, every fast-path hit is reported.
+type FastPathFilter interface {
+	// WantFastPath reports whether a fast-path L1 hit with this context should be reported.
+	WantFastPath(ctx context.Context) bool
 }
 
 // NopObserver implements every Observer method as a no-op.
@@ -105,6 +119,13 @@ type OpResult struct {
 	Leader context.Context
 	// Err is the error returned to the caller.
 	Err error
+	// Key is the key of a single-key operation ("" when there are several). It is raw: an
+	// observer must not put it in metric attributes or span names, and should hash it before
+	// exporting it anywhere.
+	Key string
+	// Duration is how long the operation took. It is zero for a read answered by L1 on the fast
+	// path, which is not timed (the lookup takes well under a microsecond).
+	Duration time.Duration
 }
 
 // TierInfo identifies a tier.

@@ -13,8 +13,8 @@ func TestStreams(t *testing.T) {
 	ctx := context.Background()
 	srv := redistest.Shared(t)
 	rdb := srv.Client(t)
-	ns := testNamespace(t)
-	c := newBusCache(t, rdb, ns, noBus)
+	ns := busNamespace(t)
+	c := newBusCache(t, rdb, ns, withoutBus)
 	var ids []string
 	for i := range 20 {
 		id, err := c.Publish(ctx, "events", map[string]any{"n": i, "kind": "tick"}, 0)

@@ -10,7 +10,8 @@ import (
 //
 //   - In process, per cache: tag → key → expiry. An entry lives as long as the longest copy of
 //     the key it covers; expired entries are swept whenever the index has doubled in size since
-//     the last sweep (amortised O(1) per write), and the index never holds more than
+//     the last sweep (amortised O(1) per write; at most one sweep a second while the index is
+//     more than half full of live entries), and the index never holds more than
 //     Options.MaxTagEntries (key, tag) pairs. When it is full, a newly tagged key is dropped
 //     from the in-process tiers rather than left unindexed (counted in
 //     InvalidationStats.TagOverflow), so InvalidateTags can never miss an in-process entry.
@@ -34,7 +35,8 @@ type tagIndex struct {
 	sets    map[string]map[string]int64 // tag → key → expiry (Unix nanoseconds)
 	n       int                         // (tag, key) pairs
 	limit   int
-	sweepAt int
+	sweepAt int   // sweep when n would pass this
+	calmAt  int64 // no sweep before this time (Unix ns): a full index is not swept on every write
 }
 
 func newTagIndex(limit int) *tagIndex {
@@ -47,8 +49,15 @@ func (x *tagIndex) add(key string, tags []string, expiresAt int64) bool {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	if x.n+len(tags) > x.sweepAt {
-		x.sweep(time.Now().UnixNano())
-		x.sweepAt = min(max(2*x.n, 1024), x.limit)
+		if now := time.Now().UnixNano(); now >= x.calmAt {
+			x.sweep(now)
+			x.sweepAt = min(max(2*x.n, 1024), x.limit)
+			if x.n > x.limit/2 {
+				// Mostly live entries: sweeping again at once would free little and cost a walk
+				// of the whole index per write.
+				x.calmAt = now + int64(time.Second)
+			}
+		}
 	}
 	if x.n+len(tags) > x.limit {
 		return false

@@ -75,8 +75,8 @@ func TestRedisTagIndexPruned(t *testing.T) {
 	ctx := context.Background()
 	srv := redistest.Shared(t)
 	rdb := srv.Client(t)
-	ns := testNamespace(t)
-	c := newBusCache(t, rdb, ns, noBus)
+	ns := busNamespace(t)
+	c := newBusCache(t, rdb, ns, withoutBus)
 	idx := ns + tagKeyPrefix + "hot"
 	for i := range 50 {
 		if err := c.Set(ctx, fmt.Sprint("short", i), i, Custom(500*time.Millisecond), Tags("hot")); err != nil {

@@ -18,13 +18,15 @@ func (c *Cache) Set(ctx context.Context, key string, value any, s Strategy, opts
 	if err != nil {
 		return err
 	}
+	var start time.Time
 	if c.obs != nil {
+		start = time.Now()
 		ctx = c.obs.StartOp(ctx, OpSet)
 	}
 	c.ctr.sets.Add(1)
 	err = c.store(ctx, key, value, s, false, writeOptions(opts))
 	if c.obs != nil {
-		c.obs.EndOp(ctx, OpSet, OpResult{Tier: -1, Err: err})
+		c.obs.EndOp(ctx, OpSet, OpResult{Tier: -1, Err: err, Key: key, Duration: time.Since(start)})
 	}
 	return err
 }
@@ -96,21 +98,30 @@ func (c *Cache) Delete(ctx context.Context, keys ...string) error {
 			return ErrEmptyKey
 		}
 	}
+	var start time.Time
 	if c.obs != nil {
+		start = time.Now()
 		ctx = c.obs.StartOp(ctx, OpDelete)
 	}
 	c.ctr.deletes.Add(1)
 	err := c.deleteLocal(ctx, keys, true)
 	if c.obs != nil {
-		c.obs.EndOp(ctx, OpDelete, OpResult{Tier: -1, Err: err})
+		r := OpResult{Tier: -1, Err: err, Duration: time.Since(start)}
+		if len(keys) == 1 {
+			r.Key = keys[0]
+		}
+		c.obs.EndOp(ctx, OpDelete, r)
 	}
 	return err
 }
 
-// deleteLocal removes keys from the value tiers and, when remote is set, from the byte tiers.
+// deleteLocal removes keys from the value tiers and, when remote is set, from the byte tiers. It
+// goes from the lowest tier up, so that a read running meanwhile cannot copy the old value from a
+// lower tier back into one already cleared.
 func (c *Cache) deleteLocal(ctx context.Context, keys []string, remote bool) error {
 	var errs []error
-	for _, t := range c.tiers {
+	for i := len(c.tiers) - 1; i >= 0; i-- {
+		t := c.tiers[i]
 		if t.vb != nil {
 			t.vb.Delete(keys...)
 			continue

@@ -153,3 +153,12 @@ func (b *Backend) Weighted() bool { return b.weighted }
 
 // Close stops otter's background goroutines. The backend must not be used afterwards.
 func (b *Backend) Close() { b.c.StopAllGoroutines() }
+
+// ExpiresAfter reports how long the entry under key has left, without counting as a read.
+func (b *Backend) ExpiresAfter(key string) (time.Duration, bool) {
+	e, ok := b.c.GetEntryQuietly(key)
+	if !ok {
+		return 0, false
+	}
+	return e.ExpiresAfter(), true
+}

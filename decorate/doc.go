@@ -1,0 +1,34 @@
+// Package decorate turns functions that read from a slow source — repository methods, RPC
+// clients — into cached, stampede-protected calls over a [tiered.Cache].
+//
+//	users, err := decorate.Func(cache, repo.User, decorate.Options{Name: "users.byID", Strategy: tiered.MediumTerm})
+//	...
+//	u, err := users.Call(ctx, 42) // same signature as repo.User
+//
+// A wrapper derives each call's key from its Name and a deterministic, unambiguous encoding of its
+// arguments, reads through every tier of the cache, and on a miss calls the source once however
+// many goroutines ask for the same arguments at once (the coalescing of [tiered.Load]). On top of
+// the cache it adds:
+//
+//   - negative caching with the source's own error: "not found" errors (sql.ErrNoRows and every
+//     error that wraps it, such as pgx.ErrNoRows, by default) are cached for the strategy's
+//     NegativeTTL and returned again as [Options.NotFound]'s first error;
+//   - refresh-ahead: within [Options.RefreshAhead] of expiry a read returns the current value at
+//     once and starts one background refresh of that key;
+//   - stale-if-error: for [Options.StaleIfError] after expiry a value is kept, and served when the
+//     source fails instead of the error;
+//   - invalidation by arguments ([Cached.Invalidate]), broadcast to other instances when the
+//     cache has an invalidation bus;
+//   - [Batch], for functions that load many IDs at once: one multi-key lookup per tier, one source
+//     call for the IDs missing everywhere, one pipelined write back, and per-ID coalescing across
+//     overlapping batches.
+//
+// Keys are the wrapper's Name followed by the encoded arguments in parentheses, each tagged with
+// its kind and self-delimiting: Func named "users.byID" called with int64(42) reads the key
+// "users.byID(i42;)" (plus the cache's Namespace in Redis); a string argument "ab" encodes as
+// "s2:ab". Equal arguments always give the same key, in every process, and different arguments
+// never do. A wrapper and a Batch with the same Name and ID type share their entries.
+//
+// Values returned by a wrapper are shared with other callers (and with the cache's L1): callers
+// must not mutate them.
+package decorate

@@ -1,0 +1,117 @@
+package decorate
+
+import (
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/stratacache/strata/tiered"
+)
+
+// Options configures a wrapper. Only Name is required; every other zero field has a sensible
+// default.
+type Options struct {
+	// Name identifies the wrapper and starts every key it derives, so that two wrappers with
+	// different names never share an entry. Required: valid UTF-8 without control characters or
+	// "(". Use a stable name such as "users.byID": entries written under it are found again by
+	// other processes and after restarts. Change it when the cached type changes incompatibly.
+	Name string
+	// Strategy is the TTL policy of the entries (the zero Strategy means the cache's default).
+	// Its NegativeTTL decides whether "not found" results are cached; its Stale window is the
+	// cache's serve-stale-while-refresh.
+	Strategy tiered.Strategy
+	// NotFound lists the errors that mean "no such value" (matched with errors.Is). Nil means
+	// []error{sql.ErrNoRows}, which also matches pgx.ErrNoRows (it wraps sql.ErrNoRows) and
+	// tiered.ErrNotFound is always recognised. The first error of the list is what a call answered
+	// by a cached "not found" returns, so put first the one callers test for.
+	NotFound []error
+	// IsNotFound recognises more "not found" errors, such as a typed error of the source.
+	IsNotFound func(error) bool
+	// RefreshAhead is the window before expiry in which a read returns the cached value at once and
+	// starts one background refresh of its key. Zero disables refresh-ahead. It must be shorter
+	// than the strategy's TTL. Like StaleIfError it relies on the cache's in-process L1, which
+	// tells the entry's age without a round trip; a cache whose first tier is remote ignores both.
+	RefreshAhead time.Duration
+	// StaleIfError keeps entries this long past their TTL: a read of such an entry calls the source
+	// (once per key, however many callers) and, if the source fails, returns the old value instead
+	// of the error. Zero disables it.
+	StaleIfError time.Duration
+	// RefreshTimeout bounds each background refresh and each reload of an entry kept for
+	// StaleIfError. Zero means the cache's LoadTimeout.
+	RefreshTimeout time.Duration
+	// RefreshBackoff is how long a key waits before its next refresh after a failed one; it
+	// doubles with each consecutive failure up to 64 times its value. Zero means one second.
+	RefreshBackoff time.Duration
+	// KeyFunc replaces the encoding of the arguments. Its type must match the wrapper:
+	// func(A) string for [Func], func(A, B) string for [Func2], func(ID) string for [Batch]. The
+	// key it returns is still prefixed by Name.
+	KeyFunc any
+	// Logger receives failed background refreshes. Nil is silent.
+	Logger *slog.Logger
+}
+
+// DefaultRefreshBackoff is the backoff after a failed refresh when Options.RefreshBackoff is zero.
+const DefaultRefreshBackoff = time.Second
+
+// maxBackoffShift bounds the doubling of the backoff: 64 × RefreshBackoff at most.
+const maxBackoffShift = 6
+
+func (o *Options) validate(c *tiered.Cache) error {
+	if c == nil {
+		return ErrNilCache
+	}
+	switch {
+	case o.Name == "":
+		return fmt.Errorf("%w: Name is required", ErrInvalidOptions)
+	case !utf8.ValidString(o.Name) || strings.ContainsFunc(o.Name, func(r rune) bool { return r < 0x20 || r == 0x7f || r == '(' }):
+		return fmt.Errorf("%w: Name %q must be valid UTF-8 without control characters or \"(\"", ErrInvalidOptions, o.Name)
+	case o.RefreshAhead < 0:
+		return fmt.Errorf("%w: RefreshAhead %v is negative", ErrInvalidOptions, o.RefreshAhead)
+	case o.StaleIfError < 0:
+		return fmt.Errorf("%w: StaleIfError %v is negative", ErrInvalidOptions, o.StaleIfError)
+	case o.RefreshTimeout < 0:
+		return fmt.Errorf("%w: RefreshTimeout %v is negative", ErrInvalidOptions, o.RefreshTimeout)
+	case o.RefreshBackoff < 0:
+		return fmt.Errorf("%w: RefreshBackoff %v is negative", ErrInvalidOptions, o.RefreshBackoff)
+	}
+	for i, e := range o.NotFound {
+		if e == nil {
+			return fmt.Errorf("%w: NotFound[%d] is nil", ErrInvalidOptions, i)
+		}
+	}
+	if err := o.Strategy.Validate(); err != nil {
+		return fmt.Errorf("%w: Strategy: %w", ErrInvalidOptions, err)
+	}
+	s := o.Strategy
+	if s.IsZero() {
+		s = c.DefaultStrategy()
+	}
+	if o.RefreshAhead > 0 && o.RefreshAhead >= s.TTL {
+		return fmt.Errorf("%w: RefreshAhead %v is not shorter than the strategy's TTL %v", ErrInvalidOptions, o.RefreshAhead, s.TTL)
+	}
+	return nil
+}
+
+// defaultNotFound is Options.NotFound when nil.
+var defaultNotFound = []error{sql.ErrNoRows}
+
+// notFoundError carries a source's "not found" error through the cache's load, which recognises
+// it as tiered.ErrNotFound (and caches it as a miss) while the wrapper returns the original.
+type notFoundError struct{ err error }
+
+func (e *notFoundError) Error() string        { return e.err.Error() }
+func (e *notFoundError) Unwrap() error        { return e.err }
+func (e *notFoundError) Is(target error) bool { return target == tiered.ErrNotFound }
+
+// unwrapNotFound returns the source's own error for errors that went through a load.
+func unwrapNotFound(err error) error {
+	var nf *notFoundError
+	if errors.As(err, &nf) {
+		return nf.err
+	}
+	return err
+}

@@ -1,0 +1,358 @@
+// Command jaeger is a small service traced end to end with OpenTelemetry: net/http with otelhttp,
+// a strata cache (otter L1, Redis L2) instrumented by stratotel, and a slow repository behind it.
+// Its traces go over OTLP gRPC to OTEL_EXPORTER_OTLP_ENDPOINT (default 127.0.0.1:4317), where a
+// Jaeger all-in-one shows, inside each request, which tier answered, how long Redis took, and
+// whether the loader ran.
+//
+//	go run ./examples/jaeger             # serves GET /users/{id} on ADDR (default 127.0.0.1:8080)
+//	go run ./examples/jaeger -traffic    # sends a round of requests to two instances, then exits
+//
+// Environment: REDIS_URL (default redis://127.0.0.1:6379/0), OTEL_EXPORTER_OTLP_ENDPOINT (host:port
+// or http://host:port), OTEL_SERVICE_NAME (default strata-example), ADDR. See README.md.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/sdk/resource"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
+
+	stratotel "github.com/stratacache/strata/otel"
+	"github.com/stratacache/strata/tiered"
+	ottertier "github.com/stratacache/strata/tiered/otter"
+	redistier "github.com/stratacache/strata/tiered/redis"
+)
+
+// config is what the service reads from its environment and flags.
+type config struct {
+	addr        string // where the service listens (serve mode)
+	redisURL    string
+	endpoint    string // OTLP gRPC endpoint: host:port or a URL
+	serviceName string
+	namespace   string // key prefix in Redis
+	traffic     bool   // send a round of requests and exit
+	out         io.Writer
+}
+
+func main() {
+	cfg := config{
+		addr:        envOr("ADDR", "127.0.0.1:8080"),
+		redisURL:    envOr("REDIS_URL", "redis://127.0.0.1:6379/0"),
+		endpoint:    envOr("OTEL_EXPORTER_OTLP_ENDPOINT", "127.0.0.1:4317"),
+		serviceName: envOr("OTEL_SERVICE_NAME", "strata-example"),
+		namespace:   "strata-example:",
+		out:         os.Stdout,
+	}
+	flag.BoolVar(&cfg.traffic, "traffic", false, "send a round of requests to two instances of the service, then exit")
+	flag.Parse()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if err := run(ctx, cfg); err != nil {
+		log.Fatal(err)
+	}
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+func run(ctx context.Context, cfg config) (err error) {
+	tp, err := newTracerProvider(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		// Flush the last spans before exiting.
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		err = errors.Join(err, tp.Shutdown(sctx))
+	}()
+	otel.SetTracerProvider(tp)
+	otel.SetTextMapPropagator(propagation.TraceContext{})
+
+	opt, err := redis.ParseURL(cfg.redisURL)
+	if err != nil {
+		return fmt.Errorf("REDIS_URL: %w", err)
+	}
+	opt.ContextTimeoutEnabled = true
+	rdb := redis.NewClient(opt)
+	defer rdb.Close()
+	if err := rdb.Ping(ctx).Err(); err != nil {
+		return fmt.Errorf("redis at %s: %w", opt.Addr, err)
+	}
+
+	obs, err := stratotel.New(stratotel.WithTracerProvider(tp))
+	if err != nil {
+		return err
+	}
+	repo := &repository{tracer: tp.Tracer("strata-example/repository")}
+
+	if !cfg.traffic {
+		inst, err := newInstance(rdb, obs, repo, cfg.namespace)
+		if err != nil {
+			return err
+		}
+		defer inst.close()
+		return serve(ctx, cfg.addr, inst.handler, cfg.out)
+	}
+
+	// Two instances of the service, as two processes would be: each its own L1, one Redis.
+	a, err := newInstance(rdb, obs, repo, cfg.namespace)
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	b, err := newInstance(rdb, obs, repo, cfg.namespace)
+	if err != nil {
+		return err
+	}
+	defer b.close()
+	return traffic(ctx, rdb, cfg, a, b, tp, repo)
+}
+
+// newTracerProvider exports spans over OTLP gRPC, in batches.
+func newTracerProvider(ctx context.Context, cfg config) (*sdktrace.TracerProvider, error) {
+	var opts []otlptracegrpc.Option
+	if strings.Contains(cfg.endpoint, "://") {
+		opts = append(opts, otlptracegrpc.WithEndpointURL(cfg.endpoint)) // http:// means no TLS
+	} else {
+		opts = append(opts, otlptracegrpc.WithEndpoint(cfg.endpoint), otlptracegrpc.WithInsecure())
+	}
+	exp, err := otlptracegrpc.New(ctx, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("OTLP exporter: %w", err)
+	}
+	res, err := resource.Merge(resource.Default(), resource.NewSchemaless(attribute.String("service.name", cfg.serviceName)))
+	if err != nil {
+		return nil, err
+	}
+	return sdktrace.NewTracerProvider(
+		sdktrace.WithBatcher(exp, sdktrace.WithBatchTimeout(200*time.Millisecond)),
+		sdktrace.WithResource(res),
+		sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.AlwaysSample())),
+	), nil
+}
+
+// instance is one copy of the service: its own cache (otter L1 over the shared Redis) and handler.
+type instance struct {
+	cache   *tiered.Cache
+	handler http.Handler
+	close   func()
+}
+
+func newInstance(rdb *redis.Client, obs *stratotel.Observer, repo *repository, namespace string) (*instance, error) {
+	l1, err := ottertier.New(ottertier.Options{MaxEntries: 10_000, StatsRecorder: obs.EvictionRecorder("otter")})
+	if err != nil {
+		return nil, err
+	}
+	l2, err := redistier.New(rdb, redistier.Options{})
+	if err != nil {
+		l1.Close()
+		return nil, err
+	}
+	cache, err := tiered.New(tiered.Options{
+		Tiers:     []tiered.Tier{{Backend: l1}, {Backend: l2, Timeout: 100 * time.Millisecond}},
+		Namespace: namespace,
+		Observer:  obs,
+	})
+	if err != nil {
+		l1.Close()
+		return nil, err
+	}
+	reg, err := obs.ObserveCache(cache)
+	if err != nil {
+		_ = cache.Close()
+		l1.Close()
+		return nil, err
+	}
+
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /users/{id}", func(w http.ResponseWriter, r *http.Request) {
+		id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+		if err != nil || id <= 0 {
+			http.Error(w, "bad user id", http.StatusBadRequest)
+			return
+		}
+		// The request's context carries otelhttp's span: the cache's spans nest under it.
+		u, err := tiered.Load(r.Context(), cache, "user:"+strconv.FormatInt(id, 10), userStrategy,
+			func(ctx context.Context) (User, error) { return repo.User(ctx, id) })
+		switch {
+		case errors.Is(err, tiered.ErrNotFound):
+			http.Error(w, "no such user", http.StatusNotFound)
+			return
+		case err != nil:
+			http.Error(w, "unavailable", http.StatusServiceUnavailable)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(u)
+	})
+	return &instance{
+		cache:   cache,
+		handler: otelhttp.NewHandler(mux, "strata-example"),
+		close: func() {
+			_ = reg.Unregister()
+			_ = cache.Close()
+			l1.Close()
+		},
+	}, nil
+}
+
+// userStrategy keeps users for 5 minutes, and remembers for a minute that a user does not exist.
+var userStrategy = tiered.ShortTerm.WithNegativeTTL(time.Minute)
+
+// User is what the repository returns.
+type User struct {
+	ID    int64  `json:"id"`
+	Name  string `json:"name"`
+	Email string `json:"email"`
+}
+
+// repository stands for a slow database: each call takes a while and records its own span, which
+// nests under the cache's strata.loader span.
+type repository struct {
+	tracer trace.Tracer
+	calls  atomic.Int64
+}
+
+func (r *repository) User(ctx context.Context, id int64) (User, error) {
+	ctx, span := r.tracer.Start(ctx, "SELECT users", trace.WithSpanKind(trace.SpanKindClient),
+		trace.WithAttributes(attribute.String("db.system.name", "other_sql"), attribute.String("db.operation.name", "SELECT")))
+	defer span.End()
+	r.calls.Add(1)
+	select {
+	case <-time.After(20 * time.Millisecond):
+	case <-ctx.Done():
+		return User{}, ctx.Err()
+	}
+	if id > 1000 {
+		return User{}, tiered.ErrNotFound
+	}
+	return User{ID: id, Name: fmt.Sprintf("user-%d", id), Email: fmt.Sprintf("user%d@example.com", id)}, nil
+}
+
+func serve(ctx context.Context, addr string, h http.Handler, out io.Writer) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+	fmt.Fprintf(out, "listening on http://%s/users/{id}\n", ln.Addr())
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		return srv.Shutdown(sctx)
+	}
+}
+
+// traffic serves both instances on loopback and sends them a round of requests, each in a
+// client span of its own, so that every kind of cache answer shows up in the traces:
+//
+//   - instance a, users 1-3: L1 and L2 miss, the repository is called (strata.loader)
+//   - instance a again: L1 hits
+//   - instance b, same users: L2 hits, promoted into b's L1
+//   - instance a, user 9999: a "not found" from the repository
+func traffic(ctx context.Context, rdb *redis.Client, cfg config, a, b *instance, tp trace.TracerProvider, repo *repository) error {
+	// Start from a clean slate so the first round misses.
+	for id := range 4 {
+		rdb.Del(ctx, cfg.namespace+"user:"+strconv.Itoa(id), cfg.namespace+"user:9999")
+	}
+	urlA, stopA, err := listen(a.handler)
+	if err != nil {
+		return err
+	}
+	defer stopA()
+	urlB, stopB, err := listen(b.handler)
+	if err != nil {
+		return err
+	}
+	defer stopB()
+
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	defer transport.CloseIdleConnections()
+	client := &http.Client{Transport: otelhttp.NewTransport(transport, otelhttp.WithTracerProvider(tp)), Timeout: 5 * time.Second}
+	get := func(base string, id int) error {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("%s/users/%d", base, id), nil)
+		if err != nil {
+			return err
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			return err
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		_ = resp.Body.Close()
+		if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusNotFound {
+			return fmt.Errorf("GET /users/%d: %s", id, resp.Status)
+		}
+		fmt.Fprintf(cfg.out, "GET %s/users/%d -> %d\n", base, id, resp.StatusCode)
+		return nil
+	}
+	rounds := []struct {
+		base string
+		ids  []int
+	}{
+		{urlA, []int{1, 2, 3}}, // misses: loaded from the repository
+		{urlA, []int{1, 2, 3}}, // L1 hits
+		{urlB, []int{1, 2, 3}}, // L2 hits on the other instance, promoted to its L1
+		{urlA, []int{9999}},    // not found
+	}
+	for _, r := range rounds {
+		for _, id := range r.ids {
+			if err := get(r.base, id); err != nil {
+				return err
+			}
+		}
+	}
+	s := a.cache.Stats()
+	fmt.Fprintf(cfg.out, "instance a: requests=%d hits=%d misses=%d loads=%d; repository calls=%d\n",
+		s.Requests, s.Hits, s.Misses, s.Loads, repo.calls.Load())
+	return nil
+}
+
+// listen serves h on a free loopback port.
+func listen(h http.Handler) (string, func(), error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, err
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = srv.Serve(ln)
+	}()
+	return "http://" + ln.Addr().String(), func() {
+		_ = srv.Close()
+		<-done
+	}, nil
+}

@@ -1,0 +1,214 @@
+package tiered_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stratacache/strata/internal/redistest"
+	"github.com/stratacache/strata/tiered"
+)
+
+func twoTier(t *testing.T, opts tiered.Options) *tiered.Cache {
+	t.Helper()
+	srv := redistest.Shared(t)
+	opts.Namespace = namespace(t)
+	opts.Tiers = []tiered.Tier{{Backend: newL1(t)}, {Backend: newL2(t, srv.Client(t), "redis")}}
+	return newCache(t, opts)
+}
+
+// TestStampede: 1,000 goroutines missing one cold key cause exactly one tier walk and one load.
+func TestStampede(t *testing.T) {
+	c := twoTier(t, tiered.Options{})
+	var calls atomic.Int64
+	load := countingLoader(&calls, newPayload(1), 50*time.Millisecond)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	errs := make(chan error, 1000)
+	for range 1000 {
+		wg.Go(func() {
+			<-start
+			v, err := tiered.Load(context.Background(), c, "cold", tiered.ShortTerm, load)
+			if err == nil && v.ID != 1 {
+				err = errors.New("wrong value")
+			}
+			if err != nil {
+				errs <- err
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	if calls.Load() != 1 {
+		t.Fatalf("loader ran %d times, want 1", calls.Load())
+	}
+	s := c.Stats()
+	if s.Requests != 1000 || s.Loads != 1 || s.Misses+s.Coalesced+s.Hits != 1000 {
+		t.Fatalf("stats = %+v", s)
+	}
+	checkInvariant(t, s)
+}
+
+// TestWaiterCancelled: a waiter whose context ends returns at once with its context's error; the
+// others still get the value.
+func TestWaiterCancelled(t *testing.T) {
+	c := twoTier(t, tiered.Options{})
+	var calls atomic.Int64
+	load := countingLoader(&calls, 42, 300*time.Millisecond)
+	var wg sync.WaitGroup
+	var got atomic.Int64
+	for range 10 {
+		wg.Go(func() {
+			if v, err := tiered.Load(context.Background(), c, "k", tiered.ShortTerm, load); err == nil && v == 42 {
+				got.Add(1)
+			}
+		})
+	}
+	time.Sleep(20 * time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := tiered.Load(ctx, c, "k", tiered.ShortTerm, load)
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("cancelled waiter: err = %v", err)
+	}
+	if d := time.Since(start); d > 150*time.Millisecond {
+		t.Fatalf("cancelled waiter returned after %v, want ~30ms", d)
+	}
+	wg.Wait()
+	if got.Load() != 10 || calls.Load() != 1 {
+		t.Fatalf("others got %d values, loader ran %d times", got.Load(), calls.Load())
+	}
+}
+
+// TestLeaderCancelled: the first caller gives up; the load it started still completes for the
+// callers that joined it, and is cached.
+func TestLeaderCancelled(t *testing.T) {
+	c := twoTier(t, tiered.Options{})
+	var calls atomic.Int64
+	var sawCancel atomic.Bool
+	load := func(ctx context.Context) (int, error) {
+		calls.Add(1)
+		select {
+		case <-time.After(200 * time.Millisecond):
+			return 7, nil
+		case <-ctx.Done():
+			sawCancel.Store(true)
+			return 0, ctx.Err()
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	leaderErr := make(chan error, 1)
+	go func() {
+		_, err := tiered.Load(ctx, c, "k", tiered.ShortTerm, load)
+		leaderErr <- err
+	}()
+	time.Sleep(20 * time.Millisecond)
+	follower := make(chan int, 1)
+	go func() {
+		v, _ := tiered.Load(context.Background(), c, "k", tiered.ShortTerm, load)
+		follower <- v
+	}()
+	time.Sleep(20 * time.Millisecond)
+	cancel()
+	if err := <-leaderErr; !errors.Is(err, context.Canceled) {
+		t.Fatalf("leader: err = %v, want Canceled", err)
+	}
+	if v := <-follower; v != 7 {
+		t.Fatalf("follower got %d, want 7", v)
+	}
+	if sawCancel.Load() || calls.Load() != 1 {
+		t.Fatalf("load saw cancellation=%v, calls=%d", sawCancel.Load(), calls.Load())
+	}
+	v, err := tiered.Load(context.Background(), c, "k", tiered.ShortTerm, func(context.Context) (int, error) { return 0, errors.New("must be cached") })
+	if err != nil || v != 7 {
+		t.Fatalf("after: %v, %v", v, err)
+	}
+}
+
+// TestLoadTimeout: a detached load is still bounded by LoadTimeout.
+func TestLoadTimeout(t *testing.T) {
+	c := newCache(t, tiered.Options{LoadTimeout: 50 * time.Millisecond})
+	start := time.Now()
+	_, err := tiered.Load(context.Background(), c, "slow", tiered.ShortTerm, func(ctx context.Context) (int, error) {
+		<-ctx.Done()
+		return 0, ctx.Err()
+	})
+	if !errors.Is(err, context.DeadlineExceeded) || time.Since(start) > time.Second {
+		t.Fatalf("err = %v after %v", err, time.Since(start))
+	}
+}
+
+// TestLoaderPanic: every waiter gets an error, the process survives, and the key is free again.
+func TestLoaderPanic(t *testing.T) {
+	c := twoTier(t, tiered.Options{})
+	var calls atomic.Int64
+	boom := func(context.Context) (int, error) {
+		calls.Add(1)
+		time.Sleep(50 * time.Millisecond)
+		panic("boom")
+	}
+	var wg sync.WaitGroup
+	var panics atomic.Int64
+	for range 20 {
+		wg.Go(func() {
+			_, err := tiered.Load(context.Background(), c, "p", tiered.ShortTerm, boom)
+			var pe *tiered.PanicError
+			if errors.Is(err, tiered.ErrLoaderPanic) && errors.As(err, &pe) && pe.Value == "boom" && len(pe.Stack) > 0 {
+				panics.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if panics.Load() != 20 || calls.Load() != 1 {
+		t.Fatalf("%d of 20 callers saw the panic; loader ran %d times", panics.Load(), calls.Load())
+	}
+	v, err := tiered.Load(context.Background(), c, "p", tiered.ShortTerm, func(context.Context) (int, error) { return 3, nil })
+	if err != nil || v != 3 {
+		t.Fatalf("key wedged after panic: %v, %v", v, err)
+	}
+	if s := c.Stats(); s.LoadErrors != 1 {
+		t.Fatalf("load errors = %d, want 1", s.LoadErrors)
+	}
+	// A panic with a cancellable caller (load on its own goroutine) is caught as well.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if _, err := tiered.Load(ctx, c, "p2", tiered.ShortTerm, func(context.Context) (int, error) { panic(errors.New("e")) }); !errors.Is(err, tiered.ErrLoaderPanic) {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+// TestStatsExactUnderConcurrency hammers hits, misses and coalesced loads on many keys at once
+// and checks that every request was counted exactly once.
+func TestStatsExactUnderConcurrency(t *testing.T) {
+	c := twoTier(t, tiered.Options{})
+	const workers, perWorker = 16, 500
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := range perWorker {
+				key := string(rune('a' + (i+w)%20))
+				_, _ = tiered.Load(context.Background(), c, key, tiered.ShortTerm, func(context.Context) (int, error) {
+					time.Sleep(time.Millisecond)
+					return i, nil
+				})
+			}
+		})
+	}
+	wg.Wait()
+	s := c.Stats()
+	if s.Requests != workers*perWorker {
+		t.Fatalf("requests = %d, want %d: %+v", s.Requests, workers*perWorker, s)
+	}
+	if s.Loads != 20 || s.InFlight != 0 {
+		t.Fatalf("loads = %d (want 20, one per key), in flight %d", s.Loads, s.InFlight)
+	}
+	checkInvariant(t, s)
+}
