@@ -28,6 +28,7 @@ type Cache struct {
 	failClosed  bool
 	comp        *compressor
 	hasBytes    bool
+	weighted    bool // a value tier is bounded by bytes
 
 	walks, loads, refreshes flight
 	bg                      tasks
@@ -117,6 +118,9 @@ func New(opts Options) (*Cache, error) {
 		}
 		if vb, ok := t.Backend.(ValueBackend); ok {
 			rt.vb = vb
+			if w, ok := vb.(interface{ Weighted() bool }); ok && w.Weighted() {
+				c.weighted = true
+			}
 		} else {
 			rt.bb = t.Backend.(ByteBackend)
 			c.hasBytes = true

@@ -53,6 +53,13 @@ func (c *Cache) storeLifetime(ctx context.Context, key string, value any, lt lif
 		payload, flags, encErr = c.encode(value)
 		encoded = encErr == nil
 	}
+	size := len(payload)
+	if c.weighted && !c.hasBytes && !negative {
+		// A memory-bounded L1 weighs entries by their encoded size; measure it.
+		if p, err := c.codec.Marshal(value); err == nil {
+			size = len(p)
+		}
+	}
 	var errs []error
 	for i := len(c.tiers) - 1; i >= 0; i-- {
 		t := c.tiers[i]
@@ -61,7 +68,7 @@ func (c *Cache) storeLifetime(ctx context.Context, key string, value any, lt lif
 		expiresAt := staleAt + int64(float64(lt.stale)*t.scale)
 		ttl := time.Duration(expiresAt - now)
 		if t.vb != nil {
-			t.vb.Set(key, &item{value: value, staleAt: staleAt, expiresAt: expiresAt, size: len(payload), negative: negative}, ttl)
+			t.vb.Set(key, &item{value: value, staleAt: staleAt, expiresAt: expiresAt, size: size, negative: negative}, ttl)
 			continue
 		}
 		if encErr != nil {
