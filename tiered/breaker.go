@@ -89,4 +89,14 @@ func (b *breaker) failure() bool {
 	return false
 }
 
+// abandon records a call that ended without telling anything about the tier (its caller gave
+// up). When it was the half-open probe, the breaker goes back to open with its cooldown already
+// served, so the next call probes again instead of the tier being skipped for good.
+func (b *breaker) abandon() {
+	if BreakerState(b.state.Load()) == BreakerHalfOpen {
+		b.openedAt.Store(time.Now().UnixNano() - b.cooldown)
+		b.state.CompareAndSwap(uint32(BreakerHalfOpen), uint32(BreakerOpen))
+	}
+}
+
 func (b *breaker) current() BreakerState { return BreakerState(b.state.Load()) }

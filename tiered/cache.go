@@ -281,7 +281,9 @@ func (c *Cache) callTierWithin(ctx context.Context, t *tier, call TierCall, time
 			}
 		}
 	case ctx.Err() != nil && !timedOut:
-		// The caller gave up; that says nothing about the tier.
+		// The caller gave up; that says nothing about the tier. If this call was the breaker's
+		// probe, hand the probe on to a later call.
+		t.br.abandon()
 	default:
 		t.ctr.errors.Add(1)
 		if timedOut {

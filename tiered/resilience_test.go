@@ -205,3 +205,35 @@ func TestFailClosed(t *testing.T) {
 		t.Fatalf("Set: err = %v", err)
 	}
 }
+
+// TestBreakerProbeAbandoned: when the caller of the half-open probe gives up before the tier
+// answers, the breaker must not stay half-open (skipping the tier for good): a later call probes.
+func TestBreakerProbeAbandoned(t *testing.T) {
+	srv := redistest.Start(t)
+	rdb := srv.Client(t)
+	c := resilientCache(t, rdb, tiered.Options{Breaker: tiered.BreakerOptions{Failures: 1, Cooldown: 50 * time.Millisecond}})
+	ctx := context.Background()
+	if err := srv.Pause(); err != nil {
+		t.Fatal(err)
+	}
+	_ = c.Set(ctx, "k", 1, tiered.ShortTerm) // times out: the breaker opens
+	if st := c.Stats().Tiers[1].Breaker; st != tiered.BreakerOpen {
+		t.Fatalf("breaker %v after a timeout, want open", st)
+	}
+	time.Sleep(60 * time.Millisecond)
+	// The probe's caller gives up long before the 100 ms tier timeout.
+	short, cancel := context.WithTimeout(ctx, 10*time.Millisecond)
+	_ = c.Set(short, "k", 1, tiered.ShortTerm)
+	cancel()
+	if err := srv.Resume(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(3 * time.Second)
+	for c.Stats().Tiers[1].Breaker != tiered.BreakerClosed {
+		if time.Now().After(deadline) {
+			t.Fatalf("breaker stuck at %v after an abandoned probe", c.Stats().Tiers[1].Breaker)
+		}
+		_ = c.Set(ctx, "k", 2, tiered.ShortTerm)
+		time.Sleep(20 * time.Millisecond)
+	}
+}
