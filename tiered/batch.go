@@ -99,7 +99,7 @@ func GetMany[T any](ctx context.Context, c *Cache, keys []string) ([]BatchEntry[
 				c.ctr.negative.Add(1)
 			} else {
 				e.Found = true
-				e.Value = it.value.(T)
+				e.Value, _ = it.value.(T) // a nil decoded into an interface T is its zero value
 			}
 			c.promote(ctx, keys[i], it, level)
 		}
@@ -186,6 +186,7 @@ func (c *Cache) SetMany(ctx context.Context, entries []BatchValue, s Strategy) e
 		payload  []byte
 		flags    uint8
 		noBytes  bool // the codec failed: kept out of byte tiers
+		size     int  // encoded size, for memory-bounded value tiers
 	}
 	now := time.Now().UnixNano()
 	var errs []error
@@ -205,17 +206,25 @@ func (c *Cache) SetMany(ctx context.Context, entries []BatchValue, s Strategy) e
 				p.noBytes = true
 			}
 		}
+		if c.weighted && !c.hasBytes && !p.negative {
+			// A memory-bounded L1 weighs entries by their encoded size; measure it.
+			if b, err := c.codec.Marshal(e.Value); err == nil {
+				p.size = len(b)
+			}
+		} else {
+			p.size = len(p.payload)
+		}
 		list = append(list, p)
 	}
 	for i := len(c.tiers) - 1; i >= 0; i-- {
 		t := c.tiers[i]
 		items := make([]batchItem, 0, len(list))
 		for _, p := range list {
-			staleAt := now + int64(float64(p.lt.fresh)*t.scale)
-			expiresAt := staleAt + int64(float64(p.lt.stale)*t.scale)
+			staleAt := now + scaled(p.lt.fresh, t.scale)
+			expiresAt := staleAt + scaled(p.lt.stale, t.scale)
 			ttl := time.Duration(expiresAt - now)
 			if t.vb != nil {
-				t.vb.Set(p.key, &item{value: p.value, staleAt: staleAt, expiresAt: expiresAt, size: len(p.payload), negative: p.negative}, ttl)
+				t.vb.Set(p.key, &item{value: p.value, staleAt: staleAt, expiresAt: expiresAt, size: p.size, negative: p.negative}, ttl)
 				continue
 			}
 			if p.noBytes {

@@ -392,8 +392,8 @@ func (c *Cache) applyUpdate(m *busMessage) error {
 			}
 			decoded, fromType = v, typ
 		}
-		staleAt := now + int64(float64(fresh)*t.scale)
-		expiresAt := staleAt + int64(float64(stale)*t.scale)
+		staleAt := now + scaled(fresh, t.scale)
+		expiresAt := staleAt + scaled(stale, t.scale)
 		t.vb.Set(m.key, &item{value: decoded, staleAt: staleAt, expiresAt: expiresAt, size: len(payload)}, time.Duration(expiresAt-now))
 		maxExp = max(maxExp, expiresAt)
 	}

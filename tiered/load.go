@@ -44,7 +44,7 @@ func Load[T any](ctx context.Context, c *Cache, key string, s Strategy, fn func(
 	t, ok := v.(T)
 	if !ok {
 		var zero T
-		return zero, fmt.Errorf("%w: key %q holds %T, want %T", ErrTypeMismatch, key, v, zero)
+		return zero, fmt.Errorf("%w: cached value is %T, want %T", ErrTypeMismatch, v, zero)
 	}
 	return t, nil
 }
@@ -74,7 +74,7 @@ func Get[T any](ctx context.Context, c *Cache, key string) (value T, found bool,
 	}
 	t, ok := v.(T)
 	if !ok {
-		return value, false, fmt.Errorf("%w: key %q holds %T, want %T", ErrTypeMismatch, key, v, value)
+		return value, false, fmt.Errorf("%w: cached value is %T, want %T", ErrTypeMismatch, v, value)
 	}
 	return t, true, nil
 }
@@ -132,7 +132,7 @@ func assign(out reflect.Value, v any, key string) error {
 	}
 	rv := reflect.ValueOf(v)
 	if !rv.Type().AssignableTo(out.Type()) {
-		return fmt.Errorf("%w: key %q holds %T, want %s", ErrTypeMismatch, key, v, out.Type())
+		return fmt.Errorf("%w: cached value is %T, want %s", ErrTypeMismatch, v, out.Type())
 	}
 	out.Set(rv)
 	return nil
@@ -252,7 +252,7 @@ func (c *Cache) lead(ctx context.Context, key string, s Strategy, dec decoder, l
 		return res, err
 	}
 	if !dec.accepts(v) {
-		return res, fmt.Errorf("%w: loader for %q returned %T", ErrTypeMismatch, key, v)
+		return res, fmt.Errorf("%w: loader returned %T", ErrTypeMismatch, v)
 	}
 	res.value = v
 	if err := c.store(ctx, key, v, s, false, writeOptions(opts)); err != nil {

@@ -3,6 +3,7 @@ package tiered_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -237,5 +238,35 @@ func TestCloseBounded(t *testing.T) {
 	}
 	if d := time.Since(start); d > 3*time.Second {
 		t.Fatalf("Close took %v", d)
+	}
+}
+
+// TestPanicIsNeverNotFound: a loader that panics with a not-found error fails its callers and
+// caches nothing.
+func TestPanicIsNeverNotFound(t *testing.T) {
+	c := newCache(t, tiered.Options{})
+	s := tiered.ShortTerm.WithNegativeTTL(time.Minute)
+	for i := 0; i < 2; i++ {
+		_, err := tiered.Load(context.Background(), c, "k", s, func(context.Context) (int, error) {
+			panic(fmt.Errorf("wrapped: %w", tiered.ErrNotFound))
+		})
+		if !errors.Is(err, tiered.ErrLoaderPanic) {
+			t.Fatalf("call %d: err = %v, want a loader panic", i, err)
+		}
+	}
+	if s := c.Stats(); s.NegativeHits != 0 || s.Loads != 2 {
+		t.Fatalf("panic was cached as not found: %+v", s)
+	}
+}
+
+// TestHugeTTLDoesNotOverflow: a TTL near the int64 limit on a scaled tier is stored, not dropped.
+func TestHugeTTLDoesNotOverflow(t *testing.T) {
+	l1 := newL1(t)
+	c := newCache(t, tiered.Options{Tiers: []tiered.Tier{{Backend: l1, TTLScale: 4}}})
+	if err := c.Set(context.Background(), "k", 1, tiered.Custom(100*365*24*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if v, found, err := tiered.Get[int](context.Background(), c, "k"); !found || err != nil || v != 1 {
+		t.Fatalf("Get = %v, %v, %v", v, found, err)
 	}
 }

@@ -101,8 +101,8 @@ func (c *Cache) promote(ctx context.Context, key string, it *item, from int) int
 			continue
 		}
 		f := t.scale / src.scale
-		staleAt := now + int64(float64(it.staleAt-now)*f)
-		expiresAt := now + int64(float64(it.expiresAt-now)*f)
+		staleAt := now + scaled(it.staleAt-now, f)
+		expiresAt := now + scaled(it.expiresAt-now, f)
 		ttl := time.Duration(expiresAt - now)
 		if ttl <= 0 {
 			continue
@@ -150,8 +150,13 @@ func (c *Cache) encode(v any) (payload []byte, flags uint8, err error) {
 	return payload, 0, nil
 }
 
-// isNotFoundErr reports whether a loader error means "no such value".
+// isNotFoundErr reports whether a loader error means "no such value". A panic never does, even
+// one whose value wraps a not-found error.
 func (c *Cache) isNotFoundErr(err error) bool {
+	var pe *PanicError
+	if errors.As(err, &pe) {
+		return false
+	}
 	return errors.Is(err, ErrNotFound) || (c.isNotFound != nil && c.isNotFound(err))
 }
 

@@ -84,6 +84,22 @@ func (s Strategy) Validate() error {
 	return nil
 }
 
+// maxLifetime caps every scaled duration so that now + fresh + stale cannot overflow int64
+// (about 73 years each).
+const maxLifetime = int64(1) << 61
+
+// scaled returns d × f, saturated to ±maxLifetime.
+func scaled(d int64, f float64) int64 {
+	v := float64(d) * f
+	switch {
+	case v >= float64(maxLifetime):
+		return maxLifetime
+	case v <= -float64(maxLifetime):
+		return -maxLifetime
+	}
+	return int64(v)
+}
+
 // lifetime is the fresh and stale window of one write, in nanoseconds, before tier scaling.
 type lifetime struct {
 	fresh, stale int64

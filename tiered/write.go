@@ -63,9 +63,9 @@ func (c *Cache) storeLifetime(ctx context.Context, key string, value any, lt lif
 	var errs []error
 	for i := len(c.tiers) - 1; i >= 0; i-- {
 		t := c.tiers[i]
-		fresh := int64(float64(lt.fresh) * t.scale)
+		fresh := scaled(lt.fresh, t.scale)
 		staleAt := now + fresh
-		expiresAt := staleAt + int64(float64(lt.stale)*t.scale)
+		expiresAt := staleAt + scaled(lt.stale, t.scale)
 		ttl := time.Duration(expiresAt - now)
 		if t.vb != nil {
 			t.vb.Set(key, &item{value: value, staleAt: staleAt, expiresAt: expiresAt, size: size, negative: negative}, ttl)
