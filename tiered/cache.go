@@ -29,6 +29,7 @@ type Cache struct {
 	comp        *compressor
 	hasBytes    bool
 	weighted    bool // a value tier is bounded by bytes
+	gens        generations
 
 	walks, loads, refreshes flight
 	bg                      tasks
@@ -76,6 +77,7 @@ func New(opts Options) (*Cache, error) {
 	if f, ok := c.obs.(FastPathFilter); ok {
 		c.obsFast = f
 	}
+	c.gens.init()
 	if c.codec == nil {
 		c.codec = JSON
 	}

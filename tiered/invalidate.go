@@ -45,7 +45,7 @@ func (c *Cache) Invalidate(ctx context.Context, keys ...string) error {
 		ctx = c.obs.StartOp(ctx, OpInvalidate)
 	}
 	c.inv.local.Add(1)
-	err := c.invalidateKeys(ctx, keys)
+	err := c.deleteLocal(ctx, keys, true)
 	err = errors.Join(err, c.broadcast(ctx, &busMessage{kind: kindKeys, keys: keys}))
 	if c.obs != nil {
 		c.obs.EndOp(ctx, OpInvalidate, OpResult{Tier: -1, Err: err})
@@ -66,6 +66,7 @@ func (c *Cache) Update(ctx context.Context, key string, value any, s Strategy, o
 	if err := c.check(key); err != nil {
 		return err
 	}
+	c.gens.bump(key)
 	s, err := c.strategy(s)
 	if err != nil {
 		return err
@@ -198,7 +199,7 @@ func (c *Cache) InvalidateTags(ctx context.Context, tags ...string) error {
 	}
 	keys = dedupe(keys)
 	if len(keys) > 0 {
-		errs = append(errs, c.invalidateKeys(ctx, keys))
+		errs = append(errs, c.deleteLocal(ctx, keys, true))
 	}
 	m := &busMessage{kind: kindTags, tags: tags, keys: keys}
 	if len(keys) > maxBroadcastKeys {
@@ -254,22 +255,6 @@ func (c *Cache) InvalidateAll(ctx context.Context) error {
 		c.obs.EndOp(ctx, OpInvalidate, OpResult{Tier: -1, Err: err})
 	}
 	return err
-}
-
-// invalidateKeys removes keys from the shared tiers first, the lowest first, and then from the
-// in-process tiers, so that a concurrent read on this instance that misses L1 finds no old copy
-// left below to promote back. Errors of byte tiers are returned.
-func (c *Cache) invalidateKeys(ctx context.Context, keys []string) error {
-	var errs []error
-	for i := len(c.tiers) - 1; i >= 0; i-- {
-		t := c.tiers[i]
-		if t.vb != nil {
-			t.vb.Delete(keys...)
-		} else if err := c.remoteDelete(ctx, t, keys...); err != nil {
-			errs = append(errs, tierErr(t, err))
-		}
-	}
-	return errors.Join(errs...)
 }
 
 // broadcast publishes m when the cache has a bus.
@@ -356,6 +341,7 @@ func (rc *recheck) run(c *Cache) {
 // Go type of the value it replaces (a receiver cannot know the sender's type otherwise); a key not
 // held, held as "not found", or whose new value does not decode into that type is dropped.
 func (c *Cache) applyUpdate(m *busMessage) error {
+	c.gens.bump(m.key)
 	env := &m.entry
 	payload := env.payload
 	if env.flags&flagCompressed != 0 {
@@ -419,6 +405,7 @@ func (c *Cache) deleteValues(keys ...string) {
 // that cannot delete by pattern is cleared instead, which removes more than asked but never
 // leaves a matching key behind.
 func (c *Cache) deleteValuePattern(pattern string) {
+	c.gens.bumpAll()
 	for _, t := range c.tiers {
 		if t.vb == nil {
 			continue
@@ -436,6 +423,7 @@ func (c *Cache) deleteValuePattern(pattern string) {
 
 // clearValueTiers empties the in-process tiers (those that implement Clearer) and counts it.
 func (c *Cache) clearValueTiers(ctx context.Context) {
+	c.gens.bumpAll()
 	cleared := false
 	for _, t := range c.tiers {
 		if t.vb == nil {

@@ -211,6 +211,7 @@ func (c *Cache) read(ctx context.Context, op Op, key string, s Strategy, dec dec
 
 // lead runs the walk and, on a miss, the loader, for every caller sharing this read.
 func (c *Cache) lead(ctx context.Context, key string, s Strategy, dec decoder, loader func(context.Context) (any, error), opts []WriteOption) (result, error) {
+	gen := c.gens.of(key)
 	it, level, promoted, err := c.walk(ctx, key, 0, dec)
 	if err != nil {
 		c.ctr.misses.Add(1)
@@ -242,7 +243,7 @@ func (c *Cache) lead(ctx context.Context, key string, s Strategy, dec decoder, l
 	v, err := c.runLoader(ctx, loader)
 	if err != nil {
 		if c.isNotFoundErr(err) {
-			if s.NegativeTTL > 0 {
+			if s.NegativeTTL > 0 && c.gens.of(key) == gen {
 				_ = c.store(ctx, key, nil, s, true, writeConfig{})
 			}
 			if !errors.Is(err, ErrNotFound) {
@@ -255,6 +256,11 @@ func (c *Cache) lead(ctx context.Context, key string, s Strategy, dec decoder, l
 		return res, fmt.Errorf("%w: loader returned %T", ErrTypeMismatch, v)
 	}
 	res.value = v
+	if c.gens.of(key) != gen {
+		// The key was invalidated or updated while the loader ran: its value may predate that, so
+		// it goes to the callers but not into the cache.
+		return res, nil
+	}
 	if err := c.store(ctx, key, v, s, false, writeOptions(opts)); err != nil {
 		c.log.Warn("strata: loaded value not fully stored", "error", err)
 	}
@@ -297,14 +303,17 @@ func (c *Cache) refresh(ctx context.Context, key string, s Strategy, dec decoder
 		}
 		res := result{tier: -1}
 		var err error
+		gen := c.gens.of(key)
 		if it, lvl, _, _ := c.walk(rctx, key, level+1, dec); it != nil && !it.negative && it.fresh() {
 			res = result{value: it.value, outcome: OutcomeHit, tier: lvl}
 		} else {
 			res.loaded = true
 			var v any
 			if v, err = c.runLoader(rctx, loader); err == nil {
-				err = c.store(rctx, key, v, s, false, writeOptions(opts))
-			} else if c.isNotFoundErr(err) && s.NegativeTTL > 0 {
+				if c.gens.of(key) == gen { // not invalidated while the loader ran
+					err = c.store(rctx, key, v, s, false, writeOptions(opts))
+				}
+			} else if c.isNotFoundErr(err) && s.NegativeTTL > 0 && c.gens.of(key) == gen {
 				_ = c.store(rctx, key, nil, s, true, writeConfig{})
 			} else {
 				c.log.Warn("strata: refresh failed, stale value kept", "error", err)

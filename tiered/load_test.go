@@ -270,3 +270,39 @@ func TestHugeTTLDoesNotOverflow(t *testing.T) {
 		t.Fatalf("Get = %v, %v, %v", v, found, err)
 	}
 }
+
+// TestInvalidateDuringLoad: a load that read the old value before an invalidation must not put it
+// back into the cache after it — in L1 or in Redis.
+func TestInvalidateDuringLoad(t *testing.T) {
+	srv := redistest.Shared(t)
+	rdb := srv.Client(t)
+	c := twoTier(t, tiered.Options{})
+	ctx := context.Background()
+	ns := c.Namespace()
+	read := make(chan struct{})
+	proceed := make(chan struct{})
+	done := make(chan int, 1)
+	go func() {
+		v, _ := tiered.Load(ctx, c, "k", tiered.ShortTerm, func(context.Context) (int, error) {
+			close(read) // the source was read: value 1
+			<-proceed
+			return 1, nil
+		})
+		done <- v
+	}()
+	<-read
+	if err := c.Invalidate(ctx, "k"); err != nil { // the source changed to 2 meanwhile
+		t.Fatal(err)
+	}
+	close(proceed)
+	if v := <-done; v != 1 {
+		t.Fatalf("the load's own callers get %d, want 1", v)
+	}
+	if rdb.Exists(ctx, ns+"k").Val() != 0 {
+		t.Fatal("the pre-invalidation value was written to Redis after the invalidation")
+	}
+	v, err := tiered.Load(ctx, c, "k", tiered.ShortTerm, func(context.Context) (int, error) { return 2, nil })
+	if err != nil || v != 2 {
+		t.Fatalf("next Load = %v, %v; want the new value 2", v, err)
+	}
+}

@@ -11,6 +11,7 @@ import (
 // walk reads the tiers from level `from` down and returns the first usable entry, promoted into
 // the tiers above it. It returns found == false when no tier holds one.
 func (c *Cache) walk(ctx context.Context, key string, from int, dec decoder) (it *item, level int, promoted int, err error) {
+	gen := c.gens.of(key)
 	for i := from; i < len(c.tiers); i++ {
 		t := c.tiers[i]
 		if t.vb != nil {
@@ -43,6 +44,9 @@ func (c *Cache) walk(ctx context.Context, key string, from int, dec decoder) (it
 				continue
 			}
 			it = cand
+		}
+		if c.gens.of(key) != gen { // invalidated meanwhile: serve what was read, copy nothing
+			return it, i, 0, nil
 		}
 		return it, i, c.promote(ctx, key, it, i), nil
 	}

@@ -126,6 +126,7 @@ func (c *Cache) Delete(ctx context.Context, keys ...string) error {
 // goes from the lowest tier up, so that a read running meanwhile cannot copy the old value from a
 // lower tier back into one already cleared.
 func (c *Cache) deleteLocal(ctx context.Context, keys []string, remote bool) error {
+	c.gens.bump(keys...)
 	var errs []error
 	for i := len(c.tiers) - 1; i >= 0; i-- {
 		t := c.tiers[i]
