@@ -58,6 +58,7 @@ type cacheConfig struct {
 	l1Entries  int
 	timeout    time.Duration
 	breaker    tiered.BreakerOptions
+	bus        *tiered.BusOptions
 	noObserver bool
 }
 
@@ -84,6 +85,7 @@ func (h *harness) newCache(t testing.TB, cfg cacheConfig) *tiered.Cache {
 		Namespace: cfg.namespace,
 		Observer:  h.obs,
 		Breaker:   cfg.breaker,
+		Bus:       cfg.bus,
 	}
 	if cfg.noObserver {
 		opts.Observer = nil
