@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/stratacache/strata/internal/redistest"
 	"github.com/stratacache/strata/tiered"
@@ -186,6 +188,75 @@ func TestMetricsInvalidationWithoutBus(t *testing.T) {
 	for _, name := range []string{"strata.cache.bus.drops", "strata.cache.bus.resubscribes", "strata.cache.bus.subscribed"} {
 		if _, ok := m[name]; ok {
 			t.Errorf("%s reported for a cache without a bus", name)
+		}
+	}
+}
+
+// TestSpansInvalidation: every invalidation call of the bus's family gets its span under the
+// caller's span, with the tier calls inside it, a hashed key when it names one key, and its
+// duration in the operation histogram.
+func TestSpansInvalidation(t *testing.T) {
+	secret := []byte("s3cret")
+	h := newHarness(t, WithKeyHash(secret))
+	c := h.newCache(t, cacheConfig{bus: testBus()})
+	sc := h.request(context.Background(), func(ctx context.Context) {
+		for _, err := range []error{
+			c.Set(ctx, "user:1", newUser(1), tiered.ShortTerm, tiered.Tags("team:1")),
+			c.Invalidate(ctx, "user:1"),
+			c.Invalidate(ctx, "user:2", "user:3"),
+			c.Update(ctx, "user:4", newUser(4), tiered.ShortTerm),
+			c.SetWithBroadcast(ctx, "user:5", newUser(5), tiered.ShortTerm),
+			c.InvalidatePattern(ctx, "user:*"),
+			c.InvalidateTags(ctx, "team:1"),
+			c.InvalidateAll(ctx),
+		} {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
+	// A tagged write writes the tag index too; a tag invalidation takes the tagged keys, then
+	// deletes them.
+	wantTree(t, h.tree(sc, AttrTierCall), `
+strata.set
+  strata.tier.set strata.tier.call=set
+  strata.tier.set strata.tier.call=set
+strata.invalidate
+  strata.tier.delete strata.tier.call=delete
+strata.invalidate
+  strata.tier.delete strata.tier.call=delete
+strata.update
+  strata.tier.set strata.tier.call=set
+strata.update
+  strata.tier.set strata.tier.call=set
+strata.invalidate
+  strata.tier.delete strata.tier.call=delete
+strata.invalidate
+  strata.tier.delete strata.tier.call=delete
+  strata.tier.delete strata.tier.call=delete
+strata.invalidate
+  strata.tier.delete strata.tier.call=delete
+`)
+	// The single-key calls carry the key's hash, the others none.
+	var hashes []string
+	for _, s := range h.sr.Ended() {
+		if s.Name() != "strata.invalidate" && s.Name() != "strata.update" {
+			continue
+		}
+		if s.SpanKind() != trace.SpanKindInternal || s.Parent().SpanID() != sc.SpanID() {
+			t.Errorf("%s: kind %v parent %v, want an internal span under the request", s.Name(), s.SpanKind(), s.Parent().SpanID())
+		}
+		v, _ := attrOf(s, AttrKeyHash)
+		hashes = append(hashes, v.AsString())
+	}
+	hk := func(k string) string { return keyHasher{secret: secret}.hash(k) }
+	if want := []string{hk("user:1"), "", hk("user:4"), hk("user:5"), "", "", ""}; !slices.Equal(hashes, want) {
+		t.Errorf("key hashes %q, want %q", hashes, want)
+	}
+	m := h.collect(t)
+	for op, want := range map[string]uint64{"invalidate": 5, "update": 2} {
+		if got := histCount(t, m, "strata.cache.operation.duration", AttrOperation.String(op)); got != want {
+			t.Errorf("operation.duration{%s} count = %d, want %d", op, got, want)
 		}
 	}
 }
