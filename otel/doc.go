@@ -37,6 +37,11 @@
 // outlive the operation's span, as a detached load does when the caller that started it gives up.)
 // [WithRootSpans] also traces operations called without any span in their context.
 //
+// The decorate package's wrappers read through the same cache: a call they answer from L1 is a
+// strata.load span with strata.result = hit (or negative) and no key hash, since their fast path
+// reports no key; any other call is the strata.load span of the load, with the wrapped function
+// running inside strata.loader.
+//
 // Span attributes live under the strata. prefix; see the Attr constants. Raw keys never appear in
 // span names or attributes; [WithKeyHash] adds a hash of the key, on request.
 //
