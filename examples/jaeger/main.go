@@ -1,5 +1,6 @@
 // Command jaeger is a small service traced end to end with OpenTelemetry: net/http with otelhttp,
-// a strata cache (otter L1, Redis L2) instrumented by stratotel, and a slow repository behind it.
+// a strata cache (otter L1, Redis L2) instrumented by stratotel, and a slow repository behind it
+// whose reads are cached by decorate.Func.
 // Its traces go over OTLP gRPC to OTEL_EXPORTER_OTLP_ENDPOINT (default 127.0.0.1:4317), where a
 // Jaeger all-in-one shows, inside each request, which tier answered, how long Redis took, and
 // whether the loader ran.
@@ -38,6 +39,7 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/stratacache/strata/decorate"
 	stratotel "github.com/stratacache/strata/otel"
 	"github.com/stratacache/strata/tiered"
 	ottertier "github.com/stratacache/strata/tiered/otter"
@@ -157,9 +159,11 @@ func newTracerProvider(ctx context.Context, cfg config) (*sdktrace.TracerProvide
 	), nil
 }
 
-// instance is one copy of the service: its own cache (otter L1 over the shared Redis) and handler.
+// instance is one copy of the service: its own cache (otter L1 over the shared Redis), the
+// repository read through it, and its handler.
 type instance struct {
 	cache   *tiered.Cache
+	users   *decorate.Cached[int64, User]
 	handler http.Handler
 	close   func()
 }
@@ -190,6 +194,20 @@ func newInstance(rdb *redis.Client, obs *stratotel.Observer, repo *repository, n
 		return nil, err
 	}
 
+	// The repository's reads, cached: one source call per user however many requests miss at
+	// once, and a "no such user" remembered for a minute.
+	users, err := decorate.Func(cache, repo.User, decorate.Options{
+		Name:     "users.byID",
+		Strategy: userStrategy,
+		NotFound: []error{errNoSuchUser},
+	})
+	if err != nil {
+		_ = reg.Unregister()
+		_ = cache.Close()
+		l1.Close()
+		return nil, err
+	}
+
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /users/{id}", func(w http.ResponseWriter, r *http.Request) {
 		id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
@@ -198,10 +216,9 @@ func newInstance(rdb *redis.Client, obs *stratotel.Observer, repo *repository, n
 			return
 		}
 		// The request's context carries otelhttp's span: the cache's spans nest under it.
-		u, err := tiered.Load(r.Context(), cache, "user:"+strconv.FormatInt(id, 10), userStrategy,
-			func(ctx context.Context) (User, error) { return repo.User(ctx, id) })
+		u, err := users.Call(r.Context(), id)
 		switch {
-		case errors.Is(err, tiered.ErrNotFound):
+		case errors.Is(err, errNoSuchUser):
 			http.Error(w, "no such user", http.StatusNotFound)
 			return
 		case err != nil:
@@ -213,6 +230,7 @@ func newInstance(rdb *redis.Client, obs *stratotel.Observer, repo *repository, n
 	})
 	return &instance{
 		cache:   cache,
+		users:   users,
 		handler: otelhttp.NewHandler(mux, "strata-example"),
 		close: func() {
 			_ = reg.Unregister()
@@ -224,6 +242,9 @@ func newInstance(rdb *redis.Client, obs *stratotel.Observer, repo *repository, n
 
 // userStrategy keeps users for 5 minutes, and remembers for a minute that a user does not exist.
 var userStrategy = tiered.ShortTerm.WithNegativeTTL(time.Minute)
+
+// errNoSuchUser is the repository's "not found".
+var errNoSuchUser = errors.New("no such user")
 
 // User is what the repository returns.
 type User struct {
@@ -250,7 +271,7 @@ func (r *repository) User(ctx context.Context, id int64) (User, error) {
 		return User{}, ctx.Err()
 	}
 	if id > 1000 {
-		return User{}, tiered.ErrNotFound
+		return User{}, errNoSuchUser
 	}
 	return User{ID: id, Name: fmt.Sprintf("user-%d", id), Email: fmt.Sprintf("user%d@example.com", id)}, nil
 }
@@ -283,8 +304,8 @@ func serve(ctx context.Context, addr string, h http.Handler, out io.Writer) erro
 //   - instance a, user 9999: a "not found" from the repository
 func traffic(ctx context.Context, rdb *redis.Client, cfg config, a, b *instance, tp trace.TracerProvider, repo *repository) error {
 	// Start from a clean slate so the first round misses.
-	for id := range 4 {
-		rdb.Del(ctx, cfg.namespace+"user:"+strconv.Itoa(id), cfg.namespace+"user:9999")
+	for _, id := range []int64{1, 2, 3, 9999} {
+		rdb.Del(ctx, cfg.namespace+a.users.Key(id))
 	}
 	urlA, stopA, err := listen(a.handler)
 	if err != nil {
