@@ -59,6 +59,7 @@ type cacheConfig struct {
 	timeout    time.Duration
 	breaker    tiered.BreakerOptions
 	bus        *tiered.BusOptions
+	codec      tiered.Codec
 	noObserver bool
 }
 
@@ -86,6 +87,7 @@ func (h *harness) newCache(t testing.TB, cfg cacheConfig) *tiered.Cache {
 		Observer:  h.obs,
 		Breaker:   cfg.breaker,
 		Bus:       cfg.bus,
+		Codec:     cfg.codec,
 	}
 	if cfg.noObserver {
 		opts.Observer = nil
