@@ -54,8 +54,8 @@ const (
 	// AttrKeyHash is the keyed hash of the key, with [WithKeyHash] only.
 	AttrKeyHash = attribute.Key("strata.key.hash")
 	// AttrErrorType is the semantic-conventions error.type: a short name for the errors the cache
-	// defines (timeout, canceled, panic, tier_unavailable, type_mismatch, ...), otherwise the Go
-	// type of the error.
+	// defines (timeout, canceled, panic, tier_unavailable, broadcast, type_mismatch, ...),
+	// otherwise the Go type of the error.
 	AttrErrorType = attribute.Key("error.type")
 )
 
@@ -88,6 +88,7 @@ var knownErrors = []struct {
 }{
 	{tiered.ErrLoaderPanic, "panic"},
 	{tiered.ErrTierUnavailable, "tier_unavailable"},
+	{tiered.ErrBroadcast, "broadcast"},
 	{tiered.ErrTypeMismatch, "type_mismatch"},
 	{tiered.ErrClosed, "closed"},
 	{tiered.ErrEmptyKey, "empty_key"},

@@ -90,6 +90,11 @@ func TestMetricsInvalidation(t *testing.T) {
 	if err := a.Invalidate(ctx, "user:2"); !errors.Is(err, tiered.ErrBroadcast) {
 		t.Fatalf("Invalidate with Redis down: %v, want ErrBroadcast", err)
 	}
+	// Its delete from Redis failed too: the tier's failure names the error.
+	if got := histCount(t, ha.collect(t), "strata.cache.operation.duration",
+		AttrOperation.String("invalidate"), AttrErrorType.String("tier_unavailable")); got != 1 {
+		t.Errorf("operation.duration{invalidate, tier_unavailable} count = %d, want 1", got)
+	}
 	waitFor(t, func() bool { return !a.InvalidationStats().Subscribed && !b.InvalidationStats().Subscribed })
 	if m := hb.collect(t); sumPoint(t, m, "strata.cache.bus.subscribed") != 0 {
 		t.Errorf("bus.subscribed = %d while Redis is down, want 0", sumPoint(t, m, "strata.cache.bus.subscribed"))
