@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -29,9 +28,10 @@ type Cache struct {
 	failClosed  bool
 	comp        *compressor
 	hasBytes    bool
+	weighted    bool // a value tier is bounded by bytes
 
 	walks, loads, refreshes flight
-	bg                      sync.WaitGroup
+	bg                      tasks
 	closed                  atomic.Bool
 	closeOwned              []func()
 	ctr                     counters
@@ -118,6 +118,9 @@ func New(opts Options) (*Cache, error) {
 		}
 		if vb, ok := t.Backend.(ValueBackend); ok {
 			rt.vb = vb
+			if w, ok := vb.(interface{ Weighted() bool }); ok && w.Weighted() {
+				c.weighted = true
+			}
 		} else {
 			rt.bb = t.Backend.(ByteBackend)
 			c.hasBytes = true
@@ -167,9 +170,13 @@ func (c *Cache) Close() error {
 	if c.bus != nil {
 		c.bus.close()
 	}
-	c.bg.Wait()
+	var err error
+	if limit := c.loadTimeout + time.Second; !c.bg.close(limit) {
+		err = fmt.Errorf("%w: background loads still running after %v (a loader ignoring its context?)", ErrCloseTimeout, limit)
+		c.log.Warn("strata: " + err.Error())
+	}
 	c.releaseOwned()
-	return nil
+	return err
 }
 
 // Namespace returns Options.Namespace.

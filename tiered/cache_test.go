@@ -3,7 +3,9 @@ package tiered_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -354,10 +356,16 @@ func TestStaleWhileRefresh(t *testing.T) {
 	s := tiered.Custom(100 * time.Millisecond).WithStale(10 * time.Second)
 	var calls atomic.Int64
 	release := make(chan struct{})
-	load := func(context.Context) (int, error) {
+	var once sync.Once
+	t.Cleanup(func() { once.Do(func() { close(release) }) }) // runs before the cache's Close
+	load := func(ctx context.Context) (int, error) {
 		n := calls.Add(1)
 		if n > 1 {
-			<-release
+			select {
+			case <-release:
+			case <-ctx.Done():
+				return 0, ctx.Err()
+			}
 		}
 		return int(n), nil
 	}
@@ -372,10 +380,19 @@ func TestStaleWhileRefresh(t *testing.T) {
 			t.Fatalf("stale read = %v, %v", v, err)
 		}
 	}
+	// The one refresh starts on its own goroutine: wait for it, then check no second one started.
+	for deadline := time.Now().Add(5 * time.Second); calls.Load() < 2 && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
+	for i := 0; i < 20; i++ {
+		if v, err := tiered.Load(ctx, c, "k", s, load); err != nil || v != 1 {
+			t.Fatalf("stale read = %v, %v", v, err)
+		}
+	}
 	if calls.Load() != 2 {
 		t.Fatalf("loader ran %d times during the stale window, want 2", calls.Load())
 	}
-	close(release)
+	once.Do(func() { close(release) })
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		v, _ := tiered.Load(ctx, c, "k", s, load)
@@ -427,5 +444,25 @@ func TestClosed(t *testing.T) {
 	}
 	if _, err := tiered.Load(context.Background(), c, "k", tiered.ShortTerm, func(context.Context) (int, error) { return 1, nil }); !errors.Is(err, tiered.ErrClosed) {
 		t.Fatalf("Load after Close: %v", err)
+	}
+}
+
+// TestByteBoundedL1 checks that an L1 bounded by bytes weighs entries by their encoded size even
+// without a byte tier below it.
+func TestByteBoundedL1(t *testing.T) {
+	l1, err := ottertier.New(ottertier.Options{MaxBytes: 64 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l1.Close()
+	c := newCache(t, tiered.Options{Tiers: []tiered.Tier{{Backend: l1}}})
+	for i := range 200 {
+		if err := c.Set(context.Background(), fmt.Sprintf("p%d", i), newPayload(int64(i)), tiered.ShortTerm); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Each ~1 KiB payload weighs over 1 KiB, so 64 KiB holds at most ~60 of them.
+	if n := l1.Len(); n > 64 {
+		t.Fatalf("L1 holds %d entries of ~1 KiB within a 64 KiB bound", n)
 	}
 }

@@ -20,6 +20,9 @@ var (
 	ErrTypeMismatch = errors.New("tiered: value has a different type")
 	// ErrTierUnavailable wraps a tier failure surfaced to a caller of a fail-closed cache.
 	ErrTierUnavailable = errors.New("tiered: tier unavailable")
+	// ErrCloseTimeout is returned by Close when background loads did not end within LoadTimeout
+	// plus a second: a loader that ignores its context keeps running after Close returns.
+	ErrCloseTimeout = errors.New("tiered: close timed out")
 	// ErrClosed is returned by operations on a closed cache.
 	ErrClosed = errors.New("tiered: cache closed")
 	// ErrEmptyKey is returned for an empty key.

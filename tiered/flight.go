@@ -34,8 +34,8 @@ type result struct {
 // do runs fn for key unless a call for key is already running, in which case it waits for that
 // call. shared reports whether this caller waited on another's call; leader is that call's context.
 // start runs fn: synchronously when the caller cannot be cancelled, otherwise on a new goroutine
-// tracked by wg.
-func (f *flight) do(ctx context.Context, key string, wg *sync.WaitGroup, fn func() (result, error)) (res result, shared bool, leader context.Context, err error) {
+// tracked by bg (or synchronously when the cache is closing).
+func (f *flight) do(ctx context.Context, key string, bg *tasks, fn func() (result, error)) (res result, shared bool, leader context.Context, err error) {
 	f.mu.Lock()
 	if f.calls == nil {
 		f.calls = make(map[string]*call)
@@ -53,15 +53,10 @@ func (f *flight) do(ctx context.Context, key string, wg *sync.WaitGroup, fn func
 	f.calls[key] = c
 	f.mu.Unlock()
 
-	if ctx.Done() == nil {
+	if ctx.Done() == nil || !bg.goFn(func() { f.run(key, c, fn) }) {
 		f.run(key, c, fn)
 		return c.res, false, nil, c.err
 	}
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		f.run(key, c, fn)
-	}()
 	select {
 	case <-c.done:
 		return c.res, false, nil, c.err
@@ -72,7 +67,7 @@ func (f *flight) do(ctx context.Context, key string, wg *sync.WaitGroup, fn func
 
 // tryStart starts fn on a new goroutine unless a call for key is already running; it reports
 // whether it started one. Nobody waits for the result.
-func (f *flight) tryStart(key string, wg *sync.WaitGroup, fn func() (result, error)) bool {
+func (f *flight) tryStart(key string, bg *tasks, fn func() (result, error)) bool {
 	f.mu.Lock()
 	if f.calls == nil {
 		f.calls = make(map[string]*call)
@@ -84,11 +79,13 @@ func (f *flight) tryStart(key string, wg *sync.WaitGroup, fn func() (result, err
 	c := &call{done: make(chan struct{})}
 	f.calls[key] = c
 	f.mu.Unlock()
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		f.run(key, c, fn)
-	}()
+	if !bg.goFn(func() { f.run(key, c, fn) }) {
+		f.mu.Lock()
+		delete(f.calls, key)
+		f.mu.Unlock()
+		close(c.done)
+		return false
+	}
 	return true
 }
 

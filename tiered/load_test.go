@@ -212,3 +212,30 @@ func TestStatsExactUnderConcurrency(t *testing.T) {
 	}
 	checkInvariant(t, s)
 }
+
+// TestCloseBounded: Close waits for a detached load, but not forever when the loader ignores its
+// context.
+func TestCloseBounded(t *testing.T) {
+	c, err := tiered.New(tiered.Options{LoadTimeout: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stuck := make(chan struct{})
+	defer close(stuck)
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() { time.Sleep(20 * time.Millisecond); cancel() }()
+	_, err = tiered.Load(ctx, c, "k", tiered.ShortTerm, func(context.Context) (int, error) {
+		<-stuck // ignores its context
+		return 1, nil
+	})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("Load: %v", err)
+	}
+	start := time.Now()
+	if err := c.Close(); !errors.Is(err, tiered.ErrCloseTimeout) {
+		t.Fatalf("Close = %v, want ErrCloseTimeout", err)
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Fatalf("Close took %v", d)
+	}
+}

@@ -84,13 +84,5 @@ func (c *Cache) LoadTimeout() time.Duration { return c.loadTimeout }
 // behalf of the cache (an adapter's background refresh) ends before the cache does. fn must return
 // in bounded time. It reports false, and does not run fn, when the cache is closed.
 func (c *Cache) Background(fn func()) bool {
-	if c.closed.Load() {
-		return false
-	}
-	c.bg.Add(1)
-	go func() {
-		defer c.bg.Done()
-		fn()
-	}()
-	return true
+	return c.bg.goFn(fn)
 }

@@ -53,6 +53,13 @@ func (c *Cache) storeLifetime(ctx context.Context, key string, value any, lt lif
 		payload, flags, encErr = c.encode(value)
 		encoded = encErr == nil
 	}
+	size := len(payload)
+	if c.weighted && !c.hasBytes && !negative {
+		// A memory-bounded L1 weighs entries by their encoded size; measure it.
+		if p, err := c.codec.Marshal(value); err == nil {
+			size = len(p)
+		}
+	}
 	var errs []error
 	for i := len(c.tiers) - 1; i >= 0; i-- {
 		t := c.tiers[i]
@@ -61,7 +68,7 @@ func (c *Cache) storeLifetime(ctx context.Context, key string, value any, lt lif
 		expiresAt := staleAt + int64(float64(lt.stale)*t.scale)
 		ttl := time.Duration(expiresAt - now)
 		if t.vb != nil {
-			t.vb.Set(key, &item{value: value, staleAt: staleAt, expiresAt: expiresAt, size: len(payload), negative: negative}, ttl)
+			t.vb.Set(key, &item{value: value, staleAt: staleAt, expiresAt: expiresAt, size: size, negative: negative}, ttl)
 			continue
 		}
 		if encErr != nil {
@@ -115,10 +122,13 @@ func (c *Cache) Delete(ctx context.Context, keys ...string) error {
 	return err
 }
 
-// deleteLocal removes keys from the value tiers and, when remote is set, from the byte tiers.
+// deleteLocal removes keys from the value tiers and, when remote is set, from the byte tiers. It
+// goes from the lowest tier up, so that a read running meanwhile cannot copy the old value from a
+// lower tier back into one already cleared.
 func (c *Cache) deleteLocal(ctx context.Context, keys []string, remote bool) error {
 	var errs []error
-	for _, t := range c.tiers {
+	for i := len(c.tiers) - 1; i >= 0; i-- {
+		t := c.tiers[i]
 		if t.vb != nil {
 			t.vb.Delete(keys...)
 			continue

@@ -46,9 +46,19 @@ func New(client redis.UniversalClient, o Options) (*Backend, error) {
 	}
 	switch c := client.(type) {
 	case *redis.Client:
+		if c == nil {
+			return nil, ErrNilClient
+		}
 		b.honours = c.Options().ContextTimeoutEnabled
 	case *redis.ClusterClient:
+		if c == nil {
+			return nil, ErrNilClient
+		}
 		b.honours = c.Options().ContextTimeoutEnabled
+	case *redis.Ring:
+		if c == nil {
+			return nil, ErrNilClient
+		}
 	}
 	return b, nil
 }

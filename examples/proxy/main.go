@@ -1,0 +1,191 @@
+// Command proxy is a caching reverse proxy: httputil.ReverseProxy behind the strata HTTP cache,
+// with the semantics of an RFC 9111 shared cache and no default TTL (only what the origin says
+// is fresh is reused).
+//
+//	go run ./examples/proxy -listen 127.0.0.1:8080 -origin http://127.0.0.1:8000 [-redis redis://127.0.0.1:6379/0] [-adapter nethttp|echo]
+//
+// With -redis, entries live in an in-process L1 over Redis, shared by every proxy on that Redis.
+// Each response carries a Cache-Status header (RFC 9211) saying what the cache did.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"mime"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"os/signal"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/redis/go-redis/v9"
+
+	echocache "github.com/stratacache/strata/middleware/echo"
+	httpcache "github.com/stratacache/strata/middleware/http"
+	"github.com/stratacache/strata/tiered"
+	ottertier "github.com/stratacache/strata/tiered/otter"
+	redistier "github.com/stratacache/strata/tiered/redis"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "proxy:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	listen := flag.String("listen", "127.0.0.1:8080", "address to listen on")
+	originFlag := flag.String("origin", "http://127.0.0.1:8000", "origin server URL")
+	redisURL := flag.String("redis", "", "Redis URL for the shared L2 (empty: in-process only)")
+	adapter := flag.String("adapter", "nethttp", "middleware adapter: nethttp or echo")
+	namespace := flag.String("namespace", "strata-proxy:", "key namespace in Redis")
+	maxBody := flag.Int64("max-body", httpcache.DefaultMaxBodySize, "largest body stored, in bytes")
+	l1Entries := flag.Int("l1-entries", httpcache.DefaultL1Entries, "entries kept in the in-process tier (without -redis)")
+	l1Bytes := flag.Uint64("l1-bytes", 256<<20, "bytes kept in the in-process tier (with -redis, where entries are weighed by their encoded size)")
+	targeted := flag.String("targeted", "CDN-Cache-Control", "comma-separated targeted cache-control fields (RFC 9213) obeyed before Cache-Control; empty for none")
+	verbose := flag.Bool("v", false, "log warnings to stderr")
+	flag.Parse()
+
+	origin, err := url.Parse(*originFlag)
+	if err != nil || (origin.Scheme != "http" && origin.Scheme != "https") || origin.Host == "" {
+		return fmt.Errorf("-origin %q: want an absolute http(s) URL", *originFlag)
+	}
+	logger := slog.New(slog.DiscardHandler)
+	if *verbose {
+		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
+
+	l1opts := ottertier.Options{MaxEntries: *l1Entries}
+	if *redisURL != "" {
+		l1opts = ottertier.Options{MaxBytes: *l1Bytes}
+	}
+	l1, err := ottertier.New(l1opts)
+	if err != nil {
+		return err
+	}
+	defer l1.Close()
+	tiers := []tiered.Tier{{Backend: l1}}
+	if *redisURL != "" {
+		opt, err := redis.ParseURL(*redisURL)
+		if err != nil {
+			return fmt.Errorf("-redis: %w", err)
+		}
+		opt.ContextTimeoutEnabled = true
+		client := redis.NewClient(opt)
+		defer client.Close()
+		l2, err := redistier.New(client, redistier.Options{})
+		if err != nil {
+			return err
+		}
+		tiers = append(tiers, tiered.Tier{Backend: l2})
+	}
+	tc, err := tiered.New(tiered.Options{Tiers: tiers, Codec: httpcache.Codec, Namespace: *namespace, Logger: logger})
+	if err != nil {
+		return err
+	}
+	defer tc.Close()
+	var fields []string
+	for f := range strings.SplitSeq(*targeted, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			fields = append(fields, f)
+		}
+	}
+	cache, err := httpcache.New(httpcache.Options{Cache: tc, MaxBodySize: *maxBody, TargetedCacheControl: fields, Logger: logger})
+	if err != nil {
+		return err
+	}
+	defer cache.Close()
+
+	rp := &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.SetURL(origin)
+			pr.SetXForwarded()
+		},
+		ErrorLog: nil,
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			logger.Warn("proxy: origin unreachable", "error", err)
+			w.WriteHeader(http.StatusBadGateway)
+		},
+	}
+	proxy := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rp.ServeHTTP(&streamWriter{ResponseWriter: w}, r)
+	})
+
+	var handler http.Handler
+	switch *adapter {
+	case "nethttp":
+		handler = cache.Middleware(proxy)
+	case "echo":
+		e := echo.New()
+		e.HideBanner, e.HidePort = true, true
+		e.Any("/*", echo.WrapHandler(proxy), echocache.Middleware(cache))
+		// Echo's router answers 405 to methods it does not know (M-SEARCH, PROPFIND, ...); a
+		// proxy forwards them, through the same engine, which treats them as unsafe.
+		other := echo.WrapHandler(cache.Middleware(proxy))
+		e.Pre(func(next echo.HandlerFunc) echo.HandlerFunc {
+			return func(c echo.Context) error {
+				if !slices.Contains(echoMethods, c.Request().Method) {
+					return other(c)
+				}
+				return next(c)
+			}
+		})
+		handler = e
+	default:
+		return fmt.Errorf("-adapter %q: want nethttp or echo", *adapter)
+	}
+
+	srv := &http.Server{Addr: *listen, Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	errc := make(chan error, 1)
+	go func() { errc <- srv.ListenAndServe() }()
+	fmt.Fprintf(os.Stderr, "proxy: %s -> %s (adapter %s, redis %v)\n", *listen, origin, *adapter, *redisURL != "")
+	select {
+	case err := <-errc:
+		if !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+	case <-ctx.Done():
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		return srv.Shutdown(sctx)
+	}
+	return nil
+}
+
+// echoMethods are the methods Echo's Any routes.
+var echoMethods = []string{
+	http.MethodConnect, http.MethodDelete, http.MethodGet, http.MethodHead, http.MethodOptions,
+	http.MethodPatch, http.MethodPost, echo.PROPFIND, http.MethodPut, http.MethodTrace, echo.REPORT,
+}
+
+// streamWriter stands between httputil.ReverseProxy and the cache. ReverseProxy flushes after
+// every write of a response whose length it does not know, and the cache does not store flushed
+// responses (they are streams), so flushes pass only for event streams; for other responses they
+// are dropped and the body is sent (and stored) as it comes.
+type streamWriter struct {
+	http.ResponseWriter
+}
+
+// FlushError flushes event streams and ignores other flushes.
+func (s *streamWriter) FlushError() error {
+	mt, _, _ := mime.ParseMediaType(s.Header().Get("Content-Type"))
+	if mt != "text/event-stream" {
+		return nil
+	}
+	return http.NewResponseController(s.ResponseWriter).Flush()
+}
+
+// Unwrap gives http.ResponseController the underlying writer (hijacking for WebSocket upgrades,
+// deadlines).
+func (s *streamWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }

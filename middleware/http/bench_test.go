@@ -1,0 +1,117 @@
+package httpcache_test
+
+import (
+	"bytes"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/stratacache/strata/internal/redistest"
+	httpcache "github.com/stratacache/strata/middleware/http"
+	"github.com/stratacache/strata/tiered"
+	ottertier "github.com/stratacache/strata/tiered/otter"
+	redistier "github.com/stratacache/strata/tiered/redis"
+)
+
+var body2K = bytes.Repeat([]byte("0123456789abcdef"), 128)
+
+// static writes the benchmark's 2 KiB response directly.
+var static = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("Content-Type", "text/plain; charset=utf-8")
+	h.Set("Cache-Control", "public, max-age=3600")
+	h.Set("Content-Length", "2048")
+	_, _ = w.Write(body2K)
+})
+
+func benchCache(b *testing.B, withRedis bool) *httpcache.Cache {
+	b.Helper()
+	l1, err := ottertier.New(ottertier.Options{MaxEntries: 1 << 20})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(l1.Close)
+	opts := tiered.Options{Tiers: []tiered.Tier{{Backend: l1}}, Codec: httpcache.Codec, Namespace: "bench" + strconv.FormatInt(time.Now().UnixNano(), 36) + ":"}
+	if withRedis {
+		l2, err := redistier.New(redistest.Shared(b).Client(b), redistier.Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		opts.Tiers = append(opts.Tiers, tiered.Tier{Backend: l2, Timeout: time.Second})
+	}
+	tc, err := tiered.New(opts)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = tc.Close() })
+	c, err := httpcache.New(httpcache.Options{Cache: tc})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+func serve(b *testing.B, h http.Handler, r *http.Request) {
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	if w.Code != 200 || w.Body.Len() != len(body2K) {
+		b.Fatalf("status %d, %d bytes", w.Code, w.Body.Len())
+	}
+}
+
+// BenchmarkHTTPStatic is the baseline: the handler writes the 2 KiB response itself.
+func BenchmarkHTTPStatic(b *testing.B) {
+	r := httptest.NewRequest("GET", "http://example.com/static", nil)
+	b.ReportAllocs()
+	for b.Loop() {
+		serve(b, static, r)
+	}
+}
+
+// BenchmarkHTTPHitL1 serves the same response from the in-process tier through the middleware.
+func BenchmarkHTTPHitL1(b *testing.B) {
+	h := benchCache(b, false).Middleware(static)
+	r := httptest.NewRequest("GET", "http://example.com/static", nil)
+	serve(b, h, r)
+	b.ReportAllocs()
+	for b.Loop() {
+		serve(b, h, r)
+	}
+}
+
+// BenchmarkHTTPMissStore measures a miss that calls the handler and stores its response, in the
+// in-process tier alone and with Redis below it.
+func BenchmarkHTTPMissStore(b *testing.B) {
+	for _, withRedis := range []bool{false, true} {
+		name := "l1"
+		if withRedis {
+			name = "l1+redis"
+		}
+		b.Run(name, func(b *testing.B) {
+			h := benchCache(b, withRedis).Middleware(static)
+			reqs := make([]*http.Request, 0, 1024)
+			for i := range cap(reqs) {
+				reqs = append(reqs, httptest.NewRequest("GET", "http://example.com/miss?i="+strconv.Itoa(i), nil))
+			}
+			round := 0
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				r := reqs[i%len(reqs)]
+				if i%len(reqs) == 0 {
+					round++
+					b.StopTimer()
+					for j, rr := range reqs {
+						rr.URL.RawQuery = "r=" + strconv.Itoa(round) + "&i=" + strconv.Itoa(j)
+					}
+					b.StartTimer()
+				}
+				serve(b, h, r)
+				i++
+			}
+		})
+	}
+}

@@ -1,0 +1,55 @@
+// Package httpcache caches HTTP responses in a strata tiered cache with the semantics of a shared
+// cache (RFC 9111): Cache-Control, Expires, Age, Vary, validators and 304s, revalidation,
+// stale-while-revalidate and stale-if-error, invalidation by unsafe methods, RFC 9211
+// Cache-Status, request coalescing and surrogate keys with an authenticated purge.
+//
+// The folder is middleware/http; the package is named httpcache so that it does not clash with
+// net/http. The Echo adapter in middleware/echo (package echocache) drives the same engine.
+//
+// # Safe by default
+//
+// Nothing is reused unless the origin says it may be: a response without explicit freshness
+// (max-age, s-maxage or Expires) is not served from the cache, except where an application opts a
+// route into a default TTL with [Route.Strategy]. Whatever the route, the cache never stores
+// responses carrying Set-Cookie, private, no-store or Vary: *, partial content (206), 304s,
+// error statuses without explicit freshness, responses to requests with Authorization (unless the
+// response is public, s-maxage or must-revalidate), responses to GET or HEAD requests that carry a
+// body, or responses to requests carrying headers that commonly change what a handler generates
+// without being part of the URL (X-Forwarded-Host and the like, see [Options.UnkeyedHeaders]).
+//
+// The cache key holds the scheme, the host (lower-cased, default port removed), the path and the
+// query as the server received them, and the values of the request headers the response names in
+// Vary. Keys, header values and bodies never appear in logs or in the Cache-Status header.
+//
+// # Storage
+//
+// Entries are kept in a [tiered.Cache]: its in-process L1 holds the parsed entry (an L1 hit parses
+// nothing), byte tiers such as Redis hold a compact length-prefixed binary form written by
+// [Codec]. A cache given to [New] must therefore be built with Codec: httpcache.Codec (New checks
+// it). Bodies above [Options.MaxBodySize] are streamed to the client and not stored; responses that
+// flush, hijack the connection, upgrade it (WebSocket) or stream events (text/event-stream) are
+// passed through without buffering.
+//
+// Responses with Vary are stored per variant, under a key derived from the URL's key and a hash
+// of the normalized values of the Vary'd request headers, with a marker under the URL's key that
+// names those headers and lists the variants (at most [Options.MaxVariants]; the oldest goes).
+// Two instances storing new variants of one URL at the same moment may each rewrite the marker
+// without the other's variant; such a variant is then found by neither lookups nor purges by URL
+// (purges by tag or pattern still reach it) and expires with its TTL.
+//
+// # Coalescing
+//
+// Concurrent misses of one URL on one instance wait for a single origin request when its response
+// turns out storable; they are served from it when their Vary'd headers match, and otherwise, or
+// when the response is not storable, go to the origin themselves. Requests with Authorization,
+// with their own validators or ranges, or with no-cache, never wait. Concurrent requests that find
+// the same stale entry share one revalidation the same way; with stale-while-revalidate, one
+// background revalidation per entry runs at a time.
+//
+// # Freshness
+//
+// Freshness, age and the stale windows are computed here (RFC 9111 §4.2), not by the tiered
+// cache: an entry is written with a TTL that covers what is left of its freshness plus its
+// stale-while-revalidate and stale-if-error windows and, when it has a validator, [Options.KeepStale]
+// for revalidation.
+package httpcache

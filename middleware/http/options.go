@@ -1,0 +1,167 @@
+package httpcache
+
+import (
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/stratacache/strata/tiered"
+)
+
+// Defaults applied to zero fields of [Options].
+const (
+	// DefaultMaxBodySize is the largest body stored: 4 MiB. Larger bodies stream through.
+	DefaultMaxBodySize = 4 << 20
+	// DefaultMaxVariants caps the variants (distinct values of the Vary'd headers) kept per URL.
+	DefaultMaxVariants = 16
+	// DefaultKeepStale is how long an entry with a validator is kept after it went stale, so that
+	// it can be revalidated with a conditional request instead of fetched again.
+	DefaultKeepStale = time.Hour
+	// DefaultRevalidateTimeout bounds a background revalidation.
+	DefaultRevalidateTimeout = 30 * time.Second
+	// DefaultL1Entries bounds the in-process cache New builds when Options.Cache is nil. Its
+	// memory is bounded by DefaultL1Entries × MaxBodySize (plus headers) in the worst case.
+	DefaultL1Entries = 10_000
+	// DefaultName is the cache's name in Cache-Status.
+	DefaultName = "strata"
+	// DefaultKeyPrefix starts every key the middleware writes to the tiered cache.
+	DefaultKeyPrefix = "http:"
+	// DefaultSurrogateKeyHeader is the response header through which handlers tag responses.
+	DefaultSurrogateKeyHeader = "Surrogate-Key"
+)
+
+// DefaultUnkeyedHeaders are request headers that commonly change what a handler generates
+// without being part of the URL. A response to a request carrying one of them is stored only when
+// the response names the header in Vary, so a reflected value cannot poison the entry that clean
+// requests receive. Such requests are still answered from the cache.
+var DefaultUnkeyedHeaders = []string{
+	"X-Forwarded-Host", "X-Forwarded-Server", "X-Forwarded-Scheme", "X-Forwarded-Proto",
+	"X-Forwarded-Port", "X-Forwarded-Prefix", "Forwarded", "X-Host", "X-Original-URL",
+	"X-Rewrite-URL", "X-Original-Host", "X-HTTP-Method-Override", "X-HTTP-Method",
+	"X-Method-Override",
+}
+
+// Options configures a [Cache]. The zero value is a working in-process cache with shared-cache
+// semantics and no default TTL.
+type Options struct {
+	// Cache stores the entries. It must be built with Codec: [Codec] (New checks that entries
+	// survive its codec). Nil means an in-process cache of DefaultL1Entries entries that
+	// [Cache.Close] releases. A cache given here stays the caller's to close, after this one.
+	// With a byte tier (Redis) below it, an L1 bounded by bytes (ottertier.Options.MaxBytes)
+	// weighs each entry by its encoded size.
+	Cache *tiered.Cache
+	// Name identifies this cache in Cache-Status. Empty means DefaultName.
+	Name string
+	// KeyPrefix starts every key written to the tiered cache (which adds its own Namespace for
+	// byte tiers). Empty means DefaultKeyPrefix.
+	KeyPrefix string
+	// MaxBodySize is the largest body stored, in bytes; larger bodies are streamed through
+	// unstored. Zero means DefaultMaxBodySize.
+	MaxBodySize int64
+	// MaxVariants caps the variants kept per URL for responses with Vary. Zero means
+	// DefaultMaxVariants.
+	MaxVariants int
+	// KeepStale is how long an entry with a validator (ETag or Last-Modified) is kept after it
+	// went stale (beyond its stale-while-revalidate and stale-if-error windows), for revalidation.
+	// Zero means DefaultKeepStale; a negative value keeps nothing past those windows.
+	KeepStale time.Duration
+	// RevalidateTimeout bounds a background revalidation (stale-while-revalidate). Zero means
+	// DefaultRevalidateTimeout.
+	RevalidateTimeout time.Duration
+	// SurrogateKeyHeader names the response header whose space-separated values tag the entry for
+	// purges by tag. The header is removed before the response reaches the client. Empty means
+	// DefaultSurrogateKeyHeader.
+	SurrogateKeyHeader string
+	// UnkeyedHeaders replaces DefaultUnkeyedHeaders when non-nil. An empty non-nil slice disables
+	// the protection: do that only behind a proxy that strips those headers from clients.
+	UnkeyedHeaders []string
+	// TargetedCacheControl lists targeted cache-control fields (RFC 9213) this cache obeys, most
+	// specific first, for example {"CDN-Cache-Control"}. When a response carries one with a
+	// value, its directives replace those of Cache-Control and Expires for this cache. The
+	// fields still reach the client. Nil obeys Cache-Control only.
+	TargetedCacheControl []string
+	// Logger receives warnings (failed stores, handler panics). Nil is silent. Keys and header
+	// values are never logged.
+	Logger *slog.Logger
+}
+
+// Route is the policy of one route: the same [Cache] can serve routes with different policies.
+// The zero Route gives no default TTL: only responses with explicit freshness are reused.
+type Route struct {
+	// Strategy, when non-zero, gives responses without freshness of their own (no max-age,
+	// s-maxage or Expires) a lifetime of Strategy.TTL, and Strategy.Stale acts as their
+	// stale-while-revalidate window. It applies only to statuses 200, 203, 204, 300, 301 and 308,
+	// never to no-cache responses nor to anything the security defaults exclude.
+	Strategy tiered.Strategy
+	// NoCoalesce disables request coalescing on this route.
+	NoCoalesce bool
+}
+
+func (o *Options) resolve() error {
+	switch {
+	case o.MaxBodySize < 0:
+		return fmt.Errorf("%w: MaxBodySize %d is negative", ErrInvalidOptions, o.MaxBodySize)
+	case o.MaxVariants < 0:
+		return fmt.Errorf("%w: MaxVariants %d is negative", ErrInvalidOptions, o.MaxVariants)
+	case o.RevalidateTimeout < 0:
+		return fmt.Errorf("%w: RevalidateTimeout %v is negative", ErrInvalidOptions, o.RevalidateTimeout)
+	}
+	if o.Name == "" {
+		o.Name = DefaultName
+	}
+	for i := 0; i < len(o.Name); i++ {
+		c := o.Name[i]
+		if c <= ' ' || c >= 0x7f || c == ',' || c == ';' || c == '"' || c == '=' {
+			return fmt.Errorf("%w: Name must be a token", ErrInvalidOptions)
+		}
+	}
+	if o.KeyPrefix == "" {
+		o.KeyPrefix = DefaultKeyPrefix
+	}
+	if o.MaxBodySize == 0 {
+		o.MaxBodySize = DefaultMaxBodySize
+	}
+	if o.MaxVariants == 0 {
+		o.MaxVariants = DefaultMaxVariants
+	}
+	if o.KeepStale == 0 {
+		o.KeepStale = DefaultKeepStale
+	} else if o.KeepStale < 0 {
+		o.KeepStale = 0
+	}
+	if o.RevalidateTimeout == 0 {
+		o.RevalidateTimeout = DefaultRevalidateTimeout
+	}
+	if o.SurrogateKeyHeader == "" {
+		o.SurrogateKeyHeader = DefaultSurrogateKeyHeader
+	}
+	o.SurrogateKeyHeader = http.CanonicalHeaderKey(o.SurrogateKeyHeader)
+	if o.UnkeyedHeaders == nil {
+		o.UnkeyedHeaders = DefaultUnkeyedHeaders
+	}
+	uk := make([]string, len(o.UnkeyedHeaders))
+	for i, h := range o.UnkeyedHeaders {
+		uk[i] = http.CanonicalHeaderKey(h)
+	}
+	o.UnkeyedHeaders = uk
+	tc := make([]string, len(o.TargetedCacheControl))
+	for i, h := range o.TargetedCacheControl {
+		tc[i] = http.CanonicalHeaderKey(h)
+	}
+	o.TargetedCacheControl = tc
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return nil
+}
+
+func (r Route) validate() error {
+	if r.Strategy.IsZero() {
+		return nil
+	}
+	if err := r.Strategy.Validate(); err != nil {
+		return fmt.Errorf("%w: Route.Strategy: %w", ErrInvalidOptions, err)
+	}
+	return nil
+}

@@ -1,0 +1,210 @@
+package httpcache
+
+import (
+	"context"
+	"net/http"
+	"time"
+)
+
+// conditional returns a copy of r that asks the origin to validate e: the client's own
+// conditions and range are replaced by e's validators (when e has none, it is a plain request).
+func conditional(ctx context.Context, r *http.Request, e *entry) *http.Request {
+	rr := r.Clone(ctx)
+	for _, k := range []string{"If-None-Match", "If-Modified-Since", "If-Match", "If-Unmodified-Since", "If-Range", "Range"} {
+		delete(rr.Header, k)
+	}
+	if e.etag != "" {
+		rr.Header.Set("If-None-Match", e.etag)
+	}
+	if e.lastModified != "" {
+		rr.Header.Set("If-Modified-Since", e.lastModified)
+	}
+	return rr
+}
+
+// revalidate asks the origin about a stored entry that cannot be served as is. On 304 the entry
+// is freshened and served; on a server error within a stale-if-error window the stale entry is
+// served; otherwise the origin's response goes to the client (and is stored when it may be).
+func (x *exchange) revalidate(e *entry) {
+	c := x.c
+	sie := e.sieWindow()
+	if x.ri.cc.has(ccStaleIfError) {
+		sie = max(sie, x.ri.cc.sie*int64(time.Second))
+	}
+	if e.noStale {
+		sie = 0
+	}
+	// Concurrent requests for the same stale entry share one revalidation.
+	var fl *flight
+	if x.ri.get && x.coalescable() {
+		f, leader := c.flights.join(x.skey)
+		if !leader {
+			if x.follow(f, "stale") {
+				return
+			}
+		} else {
+			fl = f
+		}
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			c.flights.release(x.skey, fl, nil)
+			panic(p)
+		}
+	}()
+	var pending *entry
+	var outcome string // "validated", "error" or "" (a new response)
+	reqTime := time.Now().UnixNano()
+	rr := conditional(x.r.Context(), x.r, e)
+	cw := newCapture(x.w, c.opts.MaxBodySize, c.opts.SurrogateKeyHeader, func(cw *capture) {
+		switch {
+		case cw.status == http.StatusNotModified:
+			cw.mode, outcome = modeDiscard, "validated"
+			return
+		case cw.status >= 500 && time.Now().UnixNano()-e.respTime+e.initialAge-e.lifetime < sie:
+			cw.mode, outcome = modeDiscard, "error"
+			c.flights.release(x.skey, fl, nil)
+			return
+		}
+		st := cacheStatus{fwd: "stale", fwdStatus: cw.status}
+		if ne, reason := c.prepare(x, cw, reqTime); ne != nil {
+			pending, cw.mode, st.stored = ne, modeTee, true
+		} else {
+			cw.mode, st.detail = modePass, reason
+			c.flights.release(x.skey, fl, nil)
+		}
+		c.setStatus(cw.h, st)
+	})
+	cw.onDrop = func() { c.flights.release(x.skey, fl, nil) }
+	x.o.Serve(cw, rr)
+	cw.finish()
+	ctx := context.WithoutCancel(x.r.Context())
+	var shared *entry // what followers get
+	defer func() { c.flights.release(x.skey, fl, shared) }()
+	switch outcome {
+	case "validated":
+		ne := c.freshen(e, cw.h, reqTime, time.Now().UnixNano())
+		st := cacheStatus{fwd: "stale", fwdStatus: http.StatusNotModified}
+		if ne != nil && c.store(ctx, x.skey, ne, c.surrogateKeys(cw.h)) {
+			st.stored = true
+			shared = ne
+		} else if ne == nil {
+			ne = e
+		}
+		now := time.Now().UnixNano()
+		st.hasTTL, st.ttl = true, ne.ttlSeconds(now)
+		c.serveEntry(x.w, x.r, ne, now, st)
+	case "error":
+		now := time.Now().UnixNano()
+		c.serveEntry(x.w, x.r, e, now, cacheStatus{hit: true, fwd: "stale", fwdStatus: cw.status, hasTTL: true,
+			ttl: e.ttlSeconds(now), detail: "stale-if-error"})
+	default:
+		if pending != nil && !cw.dropped && !cw.hijacked && cw.complete() {
+			pending.setBody(cw.buf)
+			if c.store(ctx, x.skey, pending, c.surrogateKeys(cw.h)) {
+				shared = pending
+			}
+		} else if x.ri.get && cw.status < 500 {
+			// The origin answered with something else that is not stored: drop the old entry.
+			_ = c.invalidateURL(ctx, x.skey)
+		}
+	}
+}
+
+// freshen applies the headers of a 304 to e (RFC 9111 §4.3.4) and returns the updated entry,
+// or nil when the update makes it unstorable.
+func (c *Cache) freshen(e *entry, h http.Header, reqTime, respTime int64) *entry {
+	if _, ok := h["Set-Cookie"]; ok {
+		return nil
+	}
+	upd := c.storedHeader(h)
+	nh := make(http.Header, len(e.header)+len(upd))
+	for k, vs := range e.header {
+		nh[k] = vs
+	}
+	for k, vs := range upd {
+		if k == "Content-Length" || k == "Content-Encoding" || k == "Content-Type" || k == "Content-Range" {
+			continue
+		}
+		nh[k] = vs
+	}
+	if _, ok := h["Age"]; !ok {
+		delete(nh, "Age")
+	}
+	if _, ok := h["Date"]; !ok {
+		nh["Date"] = []string{time.Unix(0, respTime).UTC().Format(http.TimeFormat)}
+	}
+	cc, _ := responsePolicy(nh, c.opts.TargetedCacheControl)
+	if cc.has(ccNoStore|ccPrivate) && !cc.has(ccMustUnderstand) {
+		return nil
+	}
+	ne := *e
+	ne.header, ne.reqTime, ne.respTime = nh, reqTime, respTime
+	_, ne.ccField = responsePolicy(nh, c.opts.TargetedCacheControl)
+	ne.derive()
+	return &ne
+}
+
+// backgroundRevalidate starts one revalidation of e (per stored key) that outlives the request,
+// for stale-while-revalidate.
+func (c *Cache) backgroundRevalidate(x *exchange, e *entry) {
+	if c.closed.Load() {
+		return
+	}
+	key := x.skey
+	if len(e.varyNames) > 0 {
+		key = variantKey(x.skey, e.varyVals)
+	}
+	c.revalMu.Lock()
+	if _, busy := c.revals[key]; busy {
+		c.revalMu.Unlock()
+		return
+	}
+	c.revals[key] = struct{}{}
+	c.bg.Add(1)
+	c.revalMu.Unlock()
+
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(x.r.Context()), c.opts.RevalidateTimeout)
+	rr := conditional(ctx, x.r, e)
+	rr.Method = http.MethodGet
+	serve := x.o.detached()
+	go func() {
+		defer func() {
+			cancel()
+			c.revalMu.Lock()
+			delete(c.revals, key)
+			c.revalMu.Unlock()
+			c.bg.Done()
+			if p := recover(); p != nil && p != http.ErrAbortHandler {
+				c.opts.Logger.Warn("httpcache: handler panicked during background revalidation")
+			}
+		}()
+		bx := &exchange{c: c, w: &discardWriter{}, r: rr, rt: x.rt, o: x.o, ri: c.requestInfo(rr), canon: x.canon, skey: x.skey}
+		var pending *entry
+		validated := false
+		reqTime := time.Now().UnixNano()
+		cw := newCapture(bx.w, c.opts.MaxBodySize, c.opts.SurrogateKeyHeader, func(cw *capture) {
+			cw.mode = modeDiscard
+			switch {
+			case cw.status == http.StatusNotModified:
+				validated = true
+			case cw.status >= 500:
+			default:
+				if ne, _ := c.prepare(bx, cw, reqTime); ne != nil {
+					pending, cw.mode = ne, modeTee
+				}
+			}
+		})
+		serve(cw, rr)
+		cw.finish()
+		switch {
+		case validated:
+			if ne := c.freshen(e, cw.h, reqTime, time.Now().UnixNano()); ne != nil {
+				c.store(ctx, x.skey, ne, c.surrogateKeys(cw.h))
+			}
+		case pending != nil && !cw.dropped && cw.complete():
+			pending.setBody(cw.buf)
+			c.store(ctx, x.skey, pending, c.surrogateKeys(cw.h))
+		}
+	}()
+}

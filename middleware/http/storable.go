@@ -1,0 +1,121 @@
+package httpcache
+
+import (
+	"mime"
+	"net/http"
+)
+
+// understood are the final statuses whose semantics the cache knows (for must-understand).
+func understood(status int) bool {
+	switch status {
+	case 200, 203, 204, 300, 301, 302, 303, 307, 308, 404, 405, 410, 414, 501:
+		return true
+	}
+	return false
+}
+
+// defaultable are the non-error statuses a route's default TTL may apply to.
+func defaultable(status int) bool {
+	switch status {
+	case 200, 203, 204, 300, 301, 308:
+		return true
+	}
+	return false
+}
+
+// reqInfo is what the engine learned about a request before calling the origin.
+type reqInfo struct {
+	cc       cacheControl
+	auth     bool // carries Authorization
+	unkeyed  bool // carries a header from Options.UnkeyedHeaders
+	unkeyedH []string
+	get      bool // method is GET (HEAD responses are never stored)
+}
+
+// storable decides whether a response may be stored, following RFC 9111 §3 and the security
+// defaults. reason is a fixed token for Cache-Status when it may not.
+func (c *Cache) storable(ri *reqInfo, rt *Route, status int, h http.Header) (ok bool, reason string) {
+	if !ri.get {
+		return false, "method"
+	}
+	if ri.cc.has(ccNoStore) {
+		return false, "request-no-store"
+	}
+	if status == http.StatusPartialContent || status == http.StatusNotModified {
+		return false, "status"
+	}
+	if status < 200 || status > 599 {
+		return false, "status"
+	}
+	cc, field := responsePolicy(h, c.opts.TargetedCacheControl)
+	switch {
+	case cc.has(ccNoStore) && !(cc.has(ccMustUnderstand) && understood(status)):
+		// must-understand lets a cache that knows the status ignore no-store (RFC 9111 §5.2.2.3).
+		return false, "no-store"
+	case cc.has(ccPrivate):
+		return false, "private"
+	case cc.has(ccMustUnderstand) && !understood(status):
+		return false, "status"
+	}
+	if _, ok := h["Set-Cookie"]; ok {
+		return false, "set-cookie"
+	}
+	if isEventStream(h) {
+		return false, "stream"
+	}
+	if _, ok := h["Trailer"]; ok {
+		return false, "trailer"
+	}
+	names, star := varyNames(h)
+	if star {
+		return false, "vary-star"
+	}
+	if ri.auth && !cc.has(ccPublic|ccSMaxAge|ccMustRevalidate) {
+		return false, "authorization"
+	}
+	if ri.unkeyed {
+		for _, n := range ri.unkeyedH {
+			if !contains(names, n) {
+				return false, "unkeyed-header"
+			}
+		}
+	}
+	explicit := hasExplicitFreshness(h, &cc, field)
+	_, etag := h["Etag"]
+	_, lm := h["Last-Modified"]
+	validator := etag || lm
+	switch {
+	case explicit:
+		return true, ""
+	case cc.has(ccNoCache):
+		// Stored only to be revalidated, which needs a validator.
+		if validator && defaultable(status) {
+			return true, ""
+		}
+		return false, "no-freshness"
+	case !rt.Strategy.IsZero() && rt.Strategy.TTL > 0 && defaultable(status):
+		return true, ""
+	case validator && defaultable(status):
+		return true, "" // stale at once, kept for revalidation
+	}
+	return false, "no-freshness"
+}
+
+func contains(names []string, n string) bool {
+	for _, x := range names {
+		if x == n {
+			return true
+		}
+	}
+	return false
+}
+
+// isEventStream reports a server-sent events response, which streams and is never stored.
+func isEventStream(h http.Header) bool {
+	ct := h.Get("Content-Type")
+	if ct == "" {
+		return false
+	}
+	mt, _, err := mime.ParseMediaType(ct)
+	return err == nil && mt == "text/event-stream"
+}
