@@ -462,6 +462,7 @@ func TestByteBoundedL1(t *testing.T) {
 		}
 	}
 	// Each ~1 KiB payload weighs over 1 KiB, so 64 KiB holds at most ~60 of them.
+	l1.CleanUp()
 	if n := l1.Len(); n > 64 {
 		t.Fatalf("L1 holds %d entries of ~1 KiB within a 64 KiB bound", n)
 	}

@@ -162,3 +162,7 @@ func (b *Backend) ExpiresAfter(key string) (time.Duration, bool) {
 	}
 	return e.ExpiresAfter(), true
 }
+
+// CleanUp performs otter's pending maintenance (evictions, expirations) now rather than on the
+// next operations.
+func (b *Backend) CleanUp() { b.c.CleanUp() }

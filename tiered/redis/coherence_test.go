@@ -38,8 +38,8 @@ func TestKeySlotMatchesRedis(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i, k := range keys {
-		if got, want := keySlot(k), int(cmds[i].Val()); got != want {
-			t.Fatalf("keySlot(%q) = %d, redis says %d", k, got, want)
+		if got, want := int(Slot(k)), int(cmds[i].Val()); got != want {
+			t.Fatalf("Slot(%q) = %d, redis says %d", k, got, want)
 		}
 	}
 }

@@ -90,7 +90,7 @@ func unlink(ctx context.Context, node *redis.Client, keys []string, cluster bool
 	}
 	bySlot := make(map[int][]string)
 	for _, k := range keys {
-		s := keySlot(k)
+		s := int(Slot(k))
 		bySlot[s] = append(bySlot[s], k)
 	}
 	cmds := make([]*redis.IntCmd, 0, len(bySlot))

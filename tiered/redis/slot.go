@@ -1,12 +1,33 @@
 package redistier
 
-// Redis Cluster assigns every key to one of 16384 hash slots: CRC16 (XMODEM) of the key, or of its
-// hash tag (the part between the first "{" and the next "}", when that part is not empty), modulo
-// 16384. Multi-key commands must stay within one slot, so batched deletes are grouped by slot.
+import (
+	"strings"
+	"time"
+)
 
-const clusterSlots = 16384
+// minTTL is the shortest expiry sent to Redis: PX takes whole milliseconds.
+const minTTL = time.Millisecond
 
-var crcTable = func() (t [256]uint16) {
+// SlotCount is the number of hash slots of a Redis Cluster.
+const SlotCount = 16384
+
+// Slot returns the Redis Cluster hash slot of key: CRC16 (XMODEM) of the key, or of its hash tag
+// (the part between the first "{" and the next "}" when that part is not empty), modulo 16384.
+func Slot(key string) uint16 {
+	if i := strings.IndexByte(key, '{'); i >= 0 {
+		if j := strings.IndexByte(key[i+1:], '}'); j > 0 {
+			key = key[i+1 : i+1+j]
+		}
+	}
+	var crc uint16
+	for n := 0; n < len(key); n++ {
+		crc = crc<<8 ^ crc16Table[byte(crc>>8)^key[n]]
+	}
+	return crc % SlotCount
+}
+
+// crc16Table is the table of CRC16-CCITT (XMODEM: polynomial 0x1021, initial value 0).
+var crc16Table = func() (t [256]uint16) {
 	for i := range t {
 		crc := uint16(i) << 8
 		for range 8 {
@@ -20,29 +41,3 @@ var crcTable = func() (t [256]uint16) {
 	}
 	return t
 }()
-
-func crc16(s string) uint16 {
-	var crc uint16
-	for i := 0; i < len(s); i++ {
-		crc = crc<<8 ^ crcTable[byte(crc>>8)^s[i]]
-	}
-	return crc
-}
-
-// keySlot returns the cluster hash slot of key.
-func keySlot(key string) int {
-	for i := 0; i < len(key); i++ {
-		if key[i] == '{' {
-			for j := i + 1; j < len(key); j++ {
-				if key[j] == '}' {
-					if j > i+1 {
-						key = key[i+1 : j]
-					}
-					return int(crc16(key)) % clusterSlots
-				}
-			}
-			break
-		}
-	}
-	return int(crc16(key)) % clusterSlots
-}
