@@ -43,11 +43,19 @@ const (
 	AttrCoalesced = attribute.Key("strata.coalesced")
 	// AttrBreakerState is a circuit breaker's state: closed, open or half_open.
 	AttrBreakerState = attribute.Key("strata.breaker.state")
+	// AttrInvalidationEvent is what the strata.cache.invalidations metric counts: local (an
+	// invalidation call made on this cache: Invalidate, Update, SetWithBroadcast,
+	// InvalidatePattern, InvalidateTags, InvalidateAll), sent (a bus message published), received
+	// (a message that arrived, own echoes and malformed ones included), applied (another
+	// instance's message carried out here), failed (a publish that failed, or a received message
+	// that could not be applied), malformed (a message that could not be decoded) or own_echo
+	// (this cache's own message coming back, ignored).
+	AttrInvalidationEvent = attribute.Key("strata.invalidation.event")
 	// AttrKeyHash is the keyed hash of the key, with [WithKeyHash] only.
 	AttrKeyHash = attribute.Key("strata.key.hash")
 	// AttrErrorType is the semantic-conventions error.type: a short name for the errors the cache
-	// defines (timeout, canceled, panic, tier_unavailable, type_mismatch, ...), otherwise the Go
-	// type of the error.
+	// defines (timeout, canceled, panic, tier_unavailable, broadcast, type_mismatch, ...),
+	// otherwise the Go type of the error.
 	AttrErrorType = attribute.Key("error.type")
 )
 
@@ -80,6 +88,7 @@ var knownErrors = []struct {
 }{
 	{tiered.ErrLoaderPanic, "panic"},
 	{tiered.ErrTierUnavailable, "tier_unavailable"},
+	{tiered.ErrBroadcast, "broadcast"},
 	{tiered.ErrTypeMismatch, "type_mismatch"},
 	{tiered.ErrClosed, "closed"},
 	{tiered.ErrEmptyKey, "empty_key"},

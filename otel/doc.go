@@ -37,6 +37,11 @@
 // outlive the operation's span, as a detached load does when the caller that started it gives up.)
 // [WithRootSpans] also traces operations called without any span in their context.
 //
+// The decorate package's wrappers read through the same cache: a call they answer from L1 is a
+// strata.load span with strata.result = hit (or negative) and no key hash, since their fast path
+// reports no key; any other call is the strata.load span of the load, with the wrapped function
+// running inside strata.loader.
+//
 // Span attributes live under the strata. prefix; see the Attr constants. Raw keys never appear in
 // span names or attributes; [WithKeyHash] adds a hash of the key, on request.
 //
@@ -70,6 +75,15 @@
 //     strata.cache.entries.corrupt (counter): undecodable entries found (and deleted).
 //   - strata.cache.breaker.state (updowncounter): 1 for the current state of each remote tier's
 //     breaker, 0 for the others, by strata.breaker.state.
+//   - strata.cache.invalidations (counter): by strata.invalidation.event — local (invalidation
+//     calls made on this cache), and with a bus sent, received, applied, failed, malformed and
+//     own_echo (see [AttrInvalidationEvent]).
+//   - strata.cache.bus.drops and strata.cache.bus.resubscribes (counters): losses of the bus
+//     subscription and the confirmations that followed; strata.cache.bus.subscribed
+//     (updowncounter): 1 while the bus is subscribed. Reported for a cache with a bus only.
+//   - strata.cache.l1.clears (counter): times the in-process tiers were emptied (InvalidateAll, a
+//     clear from another instance, a lost bus subscription); strata.cache.tags.overflow (counter):
+//     entries dropped from them because the in-process tag index was full.
 //
 // L1 evictions are counted as strata.cache.evictions through otter's stats recorder: pass
 // [Observer.EvictionRecorder] as ottertier.Options.StatsRecorder.

@@ -58,6 +58,8 @@ type cacheConfig struct {
 	l1Entries  int
 	timeout    time.Duration
 	breaker    tiered.BreakerOptions
+	bus        *tiered.BusOptions
+	codec      tiered.Codec
 	noObserver bool
 }
 
@@ -84,6 +86,8 @@ func (h *harness) newCache(t testing.TB, cfg cacheConfig) *tiered.Cache {
 		Namespace: cfg.namespace,
 		Observer:  h.obs,
 		Breaker:   cfg.breaker,
+		Bus:       cfg.bus,
+		Codec:     cfg.codec,
 	}
 	if cfg.noObserver {
 		opts.Observer = nil

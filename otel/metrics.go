@@ -48,6 +48,13 @@ type instruments struct {
 	corrupt      metric.Int64ObservableCounter
 	breakerState metric.Int64ObservableUpDownCounter
 
+	invalidations metric.Int64ObservableCounter
+	busDrops      metric.Int64ObservableCounter
+	resubscribes  metric.Int64ObservableCounter
+	subscribed    metric.Int64ObservableUpDownCounter
+	l1Clears      metric.Int64ObservableCounter
+	tagOverflow   metric.Int64ObservableCounter
+
 	opOK [numOps][numOutcomes][]metric.RecordOption
 
 	mu    sync.RWMutex
@@ -103,6 +110,14 @@ func newInstruments(meter metric.Meter) (*instruments, error) {
 	m.breakerState, err = meter.Int64ObservableUpDownCounter("strata.cache.breaker.state", metric.WithUnit("{breaker}"),
 		metric.WithDescription("State of a remote tier's circuit breaker: 1 for the current state, 0 for the others."))
 	check(err)
+	m.invalidations = counter("strata.cache.invalidations", "{invalidation}", "Invalidations by strata.invalidation.event: calls made here, bus messages sent, received, applied, failed, malformed or own echoes.")
+	m.busDrops = counter("strata.cache.bus.drops", "{drop}", "Detected losses of the invalidation bus subscription.")
+	m.resubscribes = counter("strata.cache.bus.resubscribes", "{resubscription}", "Invalidation bus subscriptions confirmed again after a loss.")
+	m.subscribed, err = meter.Int64ObservableUpDownCounter("strata.cache.bus.subscribed", metric.WithUnit("{subscription}"),
+		metric.WithDescription("1 while the invalidation bus is subscribed, 0 while it is not."))
+	check(err)
+	m.l1Clears = counter("strata.cache.l1.clears", "{clear}", "Times the in-process tiers were emptied: InvalidateAll, a clear from another instance, a lost bus subscription.")
+	m.tagOverflow = counter("strata.cache.tags.overflow", "{entry}", "Entries dropped from the in-process tiers because the in-process tag index was full.")
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
@@ -188,11 +203,13 @@ func (m *instruments) breakerChanged(t tiered.TierInfo, open bool) {
 }
 
 // ObserveCache registers c's counters with the observer's meter: the strata.cache.requests,
-// hits, promotions, tier error and breaker state metrics are then read from c.Stats() each time
-// metrics are collected, at no cost to the cache's operations. Call Unregister on the result
-// before closing c. Caches observed through one meter provider are told apart by their tiers'
-// names only: give the tiers of different caches distinct names (ottertier and redistier
-// Options.Name) when both are observed.
+// hits, promotions, tier error, breaker state, invalidation and bus metrics are then read from
+// c.Stats() each time metrics are collected, at no cost to the cache's operations. Call
+// Unregister on the result before closing c. Caches observed through one meter provider are told
+// apart by their tiers' names only: give the tiers of different caches distinct names (ottertier
+// and redistier Options.Name) when both are observed, and know that the metrics without a tier
+// attribute (misses, coalesced reads, invalidations, the bus) then report the same series for
+// each; observe one cache per meter provider (or per resource) to keep them apart.
 func (o *Observer) ObserveCache(c *tiered.Cache) (metric.Registration, error) {
 	if c == nil {
 		return nil, errors.New("stratotel: ObserveCache of a nil cache")
@@ -224,6 +241,43 @@ func (o *Observer) ObserveCache(c *tiered.Cache) (metric.Registration, error) {
 				ob.ObserveInt64(m.breakerState, v, metric.WithAttributes(name, lvl, AttrBreakerState.String(breakerStateName(st))))
 			}
 		}
+		m.observeInvalidation(ob, &s.Invalidation)
 		return nil
-	}, m.requests, m.staleHits, m.negativeHits, m.promotions, m.tierErrors, m.tierSkipped, m.dropped, m.corrupt, m.breakerState)
+	}, m.requests, m.staleHits, m.negativeHits, m.promotions, m.tierErrors, m.tierSkipped, m.dropped, m.corrupt, m.breakerState,
+		m.invalidations, m.busDrops, m.resubscribes, m.subscribed, m.l1Clears, m.tagOverflow)
+}
+
+// Values of AttrInvalidationEvent, with the attribute sets that carry them.
+var (
+	invLocal     = metric.WithAttributeSet(attribute.NewSet(AttrInvalidationEvent.String("local")))
+	invSent      = metric.WithAttributeSet(attribute.NewSet(AttrInvalidationEvent.String("sent")))
+	invReceived  = metric.WithAttributeSet(attribute.NewSet(AttrInvalidationEvent.String("received")))
+	invApplied   = metric.WithAttributeSet(attribute.NewSet(AttrInvalidationEvent.String("applied")))
+	invFailed    = metric.WithAttributeSet(attribute.NewSet(AttrInvalidationEvent.String("failed")))
+	invMalformed = metric.WithAttributeSet(attribute.NewSet(AttrInvalidationEvent.String("malformed")))
+	invOwnEcho   = metric.WithAttributeSet(attribute.NewSet(AttrInvalidationEvent.String("own_echo")))
+)
+
+// observeInvalidation reports the invalidation counters of a cache. The bus's counters are
+// reported only for a cache with a bus (which has an instance id).
+func (m *instruments) observeInvalidation(ob metric.Observer, s *tiered.InvalidationStats) {
+	ob.ObserveInt64(m.invalidations, int64(s.Local), invLocal)
+	ob.ObserveInt64(m.l1Clears, int64(s.L1Clears))
+	ob.ObserveInt64(m.tagOverflow, int64(s.TagOverflow))
+	if s.InstanceID == "" {
+		return
+	}
+	ob.ObserveInt64(m.invalidations, int64(s.Sent), invSent)
+	ob.ObserveInt64(m.invalidations, int64(s.Received), invReceived)
+	ob.ObserveInt64(m.invalidations, int64(s.Applied), invApplied)
+	ob.ObserveInt64(m.invalidations, int64(s.Failed), invFailed)
+	ob.ObserveInt64(m.invalidations, int64(s.Malformed), invMalformed)
+	ob.ObserveInt64(m.invalidations, int64(s.EchoesSkipped), invOwnEcho)
+	ob.ObserveInt64(m.busDrops, int64(s.Drops))
+	ob.ObserveInt64(m.resubscribes, int64(s.Resubscribes))
+	sub := int64(0)
+	if s.Subscribed {
+		sub = 1
+	}
+	ob.ObserveInt64(m.subscribed, sub)
 }

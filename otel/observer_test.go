@@ -3,6 +3,7 @@ package stratotel
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -478,6 +479,7 @@ func TestErrorType(t *testing.T) {
 		{&tiered.PanicError{Value: "x"}, "panic"},
 		{tiered.ErrTierUnavailable, "tier_unavailable"},
 		{errors.Join(errors.New("a"), tiered.ErrTypeMismatch), "type_mismatch"},
+		{fmt.Errorf("%w: keys: %w", tiered.ErrBroadcast, context.DeadlineExceeded), "broadcast"},
 		{errors.New("plain"), "*errors.errorString"},
 		{myErr{}, "github.com/stratacache/strata/otel.myErr"},
 		{&myErr{}, "*github.com/stratacache/strata/otel.myErr"},

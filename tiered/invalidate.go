@@ -41,14 +41,20 @@ func (c *Cache) Invalidate(ctx context.Context, keys ...string) error {
 			return ErrEmptyKey
 		}
 	}
+	var start time.Time
 	if c.obs != nil {
+		start = time.Now()
 		ctx = c.obs.StartOp(ctx, OpInvalidate)
 	}
 	c.inv.local.Add(1)
 	err := c.deleteLocal(ctx, keys, true)
 	err = errors.Join(err, c.broadcast(ctx, &busMessage{kind: kindKeys, keys: keys}))
 	if c.obs != nil {
-		c.obs.EndOp(ctx, OpInvalidate, OpResult{Tier: -1, Err: err})
+		r := OpResult{Tier: -1, Err: err, Duration: time.Since(start)}
+		if len(keys) == 1 {
+			r.Key = keys[0]
+		}
+		c.obs.EndOp(ctx, OpInvalidate, r)
 	}
 	return err
 }
@@ -71,7 +77,9 @@ func (c *Cache) Update(ctx context.Context, key string, value any, s Strategy, o
 	if err != nil {
 		return err
 	}
+	var start time.Time
 	if c.obs != nil {
+		start = time.Now()
 		ctx = c.obs.StartOp(ctx, OpUpdate)
 	}
 	c.inv.local.Add(1)
@@ -99,7 +107,7 @@ func (c *Cache) Update(ctx context.Context, key string, value any, s Strategy, o
 		err = errors.Join(err, c.bus.publish(ctx, m))
 	}
 	if c.obs != nil {
-		c.obs.EndOp(ctx, OpUpdate, OpResult{Tier: -1, Err: err})
+		c.obs.EndOp(ctx, OpUpdate, OpResult{Tier: -1, Err: err, Key: key, Duration: time.Since(start)})
 	}
 	return err
 }
@@ -127,7 +135,9 @@ func (c *Cache) InvalidatePattern(ctx context.Context, pattern string) error {
 	if pattern == "" {
 		return ErrEmptyPattern
 	}
+	var start time.Time
 	if c.obs != nil {
+		start = time.Now()
 		ctx = c.obs.StartOp(ctx, OpInvalidate)
 	}
 	c.inv.local.Add(1)
@@ -154,7 +164,7 @@ func (c *Cache) InvalidatePattern(ctx context.Context, pattern string) error {
 	errs = append(errs, c.broadcast(ctx, &busMessage{kind: kindPattern, pattern: pattern}))
 	err := errors.Join(errs...)
 	if c.obs != nil {
-		c.obs.EndOp(ctx, OpInvalidate, OpResult{Tier: -1, Err: err})
+		c.obs.EndOp(ctx, OpInvalidate, OpResult{Tier: -1, Err: err, Duration: time.Since(start)})
 	}
 	return err
 }
@@ -170,7 +180,9 @@ func (c *Cache) InvalidateTags(ctx context.Context, tags ...string) error {
 	if len(tags) == 0 {
 		return nil
 	}
+	var start time.Time
 	if c.obs != nil {
+		start = time.Now()
 		ctx = c.obs.StartOp(ctx, OpInvalidate)
 	}
 	c.inv.local.Add(1)
@@ -209,7 +221,7 @@ func (c *Cache) InvalidateTags(ctx context.Context, tags ...string) error {
 	errs = append(errs, c.broadcast(ctx, m))
 	err := errors.Join(errs...)
 	if c.obs != nil {
-		c.obs.EndOp(ctx, OpInvalidate, OpResult{Tier: -1, Err: err})
+		c.obs.EndOp(ctx, OpInvalidate, OpResult{Tier: -1, Err: err, Duration: time.Since(start)})
 	}
 	return err
 }
@@ -225,7 +237,9 @@ func (c *Cache) InvalidateAll(ctx context.Context) error {
 	if c.hasBytes && c.namespace == "" {
 		return ErrNoNamespace
 	}
+	var start time.Time
 	if c.obs != nil {
+		start = time.Now()
 		ctx = c.obs.StartOp(ctx, OpInvalidate)
 	}
 	c.inv.local.Add(1)
@@ -252,7 +266,7 @@ func (c *Cache) InvalidateAll(ctx context.Context) error {
 	errs = append(errs, c.broadcast(ctx, &busMessage{kind: kindClear}))
 	err := errors.Join(errs...)
 	if c.obs != nil {
-		c.obs.EndOp(ctx, OpInvalidate, OpResult{Tier: -1, Err: err})
+		c.obs.EndOp(ctx, OpInvalidate, OpResult{Tier: -1, Err: err, Duration: time.Since(start)})
 	}
 	return err
 }

@@ -51,7 +51,7 @@ func TestJaegerEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	const want = 10 // 3 misses, 3 L1 hits, 3 L2 hits, 1 not found
+	const want = 13 // 3 misses, 3 L1 hits, 3 L2 hits, 3 no-cache requests, 1 not found
 	var traces map[string][]span
 	deadline := time.Now().Add(30 * time.Second)
 	for {
@@ -71,24 +71,48 @@ func TestJaegerEndToEnd(t *testing.T) {
 		got[renderServer(t, spans, show)]++
 	}
 	wantTrees := map[string]int{
-		// Misses: L1 says miss, Redis is asked (a CLIENT span), the loader runs the query, the
-		// value is written back to Redis.
+		// Misses: the HTTP cache looks the response up (strata.get: L1 says miss, Redis is asked
+		// in a CLIENT span) and calls the handler; decorate's read misses too, its loader runs the
+		// query and the user is written back to Redis; then the response is stored.
 		`GET /users/{id} [server]
+  strata.get [internal] strata.result=miss strata.l1.result=miss
+    strata.tier.get [client] strata.tier.name=redis strata.tier.level=2 strata.tier.hit=false
   strata.load [internal] strata.result=miss strata.l1.result=miss strata.loaded=true
     strata.tier.get [client] strata.tier.name=redis strata.tier.level=2 strata.tier.hit=false
     strata.loader [internal]
       SELECT users [client]
     strata.tier.set [client] strata.tier.name=redis strata.tier.level=2
-`: 4, // users 1-3, and user 9999 whose "not found" is cached (a result, not an error)
-		// L1 hits: an attribute, no child span.
-		`GET /users/{id} [server]
-  strata.load [internal] strata.result=hit strata.tier.name=otter strata.tier.level=1 strata.l1.result=hit
+  strata.set [internal]
+    strata.tier.set [client] strata.tier.name=redis strata.tier.level=2
 `: 3,
-		// L2 hits on the other instance, promoted into its L1.
+		// The response from L1: an attribute, no child span; the handler does not run.
 		`GET /users/{id} [server]
-  strata.load [internal] strata.result=hit strata.tier.name=redis strata.tier.level=2 strata.l1.result=miss strata.promoted=1
+  strata.get [internal] strata.result=hit strata.tier.name=otter strata.tier.level=1 strata.l1.result=hit
+`: 3,
+		// The response from Redis on the other instance, promoted into its L1.
+		`GET /users/{id} [server]
+  strata.get [internal] strata.result=hit strata.tier.name=redis strata.tier.level=2 strata.l1.result=miss strata.promoted=1
     strata.tier.get [client] strata.tier.name=redis strata.tier.level=2 strata.tier.hit=true
 `: 3,
+		// "Cache-Control: no-cache" from the client: the stored response is found but not used,
+		// the handler runs and decorate answers from L1, and the new response is stored.
+		`GET /users/{id} [server]
+  strata.get [internal] strata.result=hit strata.tier.name=otter strata.tier.level=1 strata.l1.result=hit
+  strata.load [internal] strata.result=hit strata.tier.name=otter strata.tier.level=1 strata.l1.result=hit
+  strata.set [internal]
+    strata.tier.set [client] strata.tier.name=redis strata.tier.level=2
+`: 3,
+		// User 9999: the repository's "not found" is cached (a result, not an error); the 404
+		// without freshness is not stored.
+		`GET /users/{id} [server]
+  strata.get [internal] strata.result=miss strata.l1.result=miss
+    strata.tier.get [client] strata.tier.name=redis strata.tier.level=2 strata.tier.hit=false
+  strata.load [internal] strata.result=miss strata.l1.result=miss strata.loaded=true
+    strata.tier.get [client] strata.tier.name=redis strata.tier.level=2 strata.tier.hit=false
+    strata.loader [internal]
+      SELECT users [client]
+    strata.tier.set [client] strata.tier.name=redis strata.tier.level=2
+`: 1,
 	}
 	if !mapsEqual(got, wantTrees) {
 		var b strings.Builder

@@ -1,5 +1,6 @@
 // Command jaeger is a small service traced end to end with OpenTelemetry: net/http with otelhttp,
-// a strata cache (otter L1, Redis L2) instrumented by stratotel, and a slow repository behind it.
+// a strata cache (otter L1, Redis L2) instrumented by stratotel holding both the HTTP responses
+// (httpcache middleware) and the reads of a slow repository behind them (decorate.Func).
 // Its traces go over OTLP gRPC to OTEL_EXPORTER_OTLP_ENDPOINT (default 127.0.0.1:4317), where a
 // Jaeger all-in-one shows, inside each request, which tier answered, how long Redis took, and
 // whether the loader ran.
@@ -38,6 +39,8 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/stratacache/strata/decorate"
+	httpcache "github.com/stratacache/strata/middleware/http"
 	stratotel "github.com/stratacache/strata/otel"
 	"github.com/stratacache/strata/tiered"
 	ottertier "github.com/stratacache/strata/tiered/otter"
@@ -131,7 +134,7 @@ func run(ctx context.Context, cfg config) (err error) {
 		return err
 	}
 	defer b.close()
-	return traffic(ctx, rdb, cfg, a, b, tp, repo)
+	return traffic(ctx, cfg, a, b, tp, repo)
 }
 
 // newTracerProvider exports spans over OTLP gRPC, in batches.
@@ -157,9 +160,11 @@ func newTracerProvider(ctx context.Context, cfg config) (*sdktrace.TracerProvide
 	), nil
 }
 
-// instance is one copy of the service: its own cache (otter L1 over the shared Redis) and handler.
+// instance is one copy of the service: its own cache (otter L1 over the shared Redis), the
+// repository read through it, and its handler, whose responses are cached in it too.
 type instance struct {
 	cache   *tiered.Cache
+	users   *decorate.Cached[int64, User]
 	handler http.Handler
 	close   func()
 }
@@ -178,6 +183,7 @@ func newInstance(rdb *redis.Client, obs *stratotel.Observer, repo *repository, n
 		Tiers:     []tiered.Tier{{Backend: l1}, {Backend: l2, Timeout: 100 * time.Millisecond}},
 		Namespace: namespace,
 		Observer:  obs,
+		Codec:     httpcache.Codec, // HTTP responses in a compact binary form, other values as JSON
 	})
 	if err != nil {
 		l1.Close()
@@ -190,18 +196,39 @@ func newInstance(rdb *redis.Client, obs *stratotel.Observer, repo *repository, n
 		return nil, err
 	}
 
+	// The repository's reads, cached: one source call per user however many requests miss at
+	// once, and a "no such user" remembered for a minute.
+	users, err := decorate.Func(cache, repo.User, decorate.Options{
+		Name:     "users.byID",
+		Strategy: userStrategy,
+		NotFound: []error{errNoSuchUser},
+	})
+	if err != nil {
+		_ = reg.Unregister()
+		_ = cache.Close()
+		l1.Close()
+		return nil, err
+	}
+	// The responses, cached with the semantics of a shared HTTP cache in the same tiered cache.
+	hc, err := httpcache.New(httpcache.Options{Cache: cache})
+	if err != nil {
+		_ = reg.Unregister()
+		_ = cache.Close()
+		l1.Close()
+		return nil, err
+	}
+
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /users/{id}", func(w http.ResponseWriter, r *http.Request) {
+	mux.Handle("GET /users/{id}", hc.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
 		if err != nil || id <= 0 {
 			http.Error(w, "bad user id", http.StatusBadRequest)
 			return
 		}
 		// The request's context carries otelhttp's span: the cache's spans nest under it.
-		u, err := tiered.Load(r.Context(), cache, "user:"+strconv.FormatInt(id, 10), userStrategy,
-			func(ctx context.Context) (User, error) { return repo.User(ctx, id) })
+		u, err := users.Call(r.Context(), id)
 		switch {
-		case errors.Is(err, tiered.ErrNotFound):
+		case errors.Is(err, errNoSuchUser):
 			http.Error(w, "no such user", http.StatusNotFound)
 			return
 		case err != nil:
@@ -209,12 +236,15 @@ func newInstance(rdb *redis.Client, obs *stratotel.Observer, repo *repository, n
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "public, max-age=60")
 		_ = json.NewEncoder(w).Encode(u)
-	})
+	})))
 	return &instance{
 		cache:   cache,
+		users:   users,
 		handler: otelhttp.NewHandler(mux, "strata-example"),
 		close: func() {
+			_ = hc.Close()
 			_ = reg.Unregister()
 			_ = cache.Close()
 			l1.Close()
@@ -224,6 +254,9 @@ func newInstance(rdb *redis.Client, obs *stratotel.Observer, repo *repository, n
 
 // userStrategy keeps users for 5 minutes, and remembers for a minute that a user does not exist.
 var userStrategy = tiered.ShortTerm.WithNegativeTTL(time.Minute)
+
+// errNoSuchUser is the repository's "not found".
+var errNoSuchUser = errors.New("no such user")
 
 // User is what the repository returns.
 type User struct {
@@ -250,7 +283,7 @@ func (r *repository) User(ctx context.Context, id int64) (User, error) {
 		return User{}, ctx.Err()
 	}
 	if id > 1000 {
-		return User{}, tiered.ErrNotFound
+		return User{}, errNoSuchUser
 	}
 	return User{ID: id, Name: fmt.Sprintf("user-%d", id), Email: fmt.Sprintf("user%d@example.com", id)}, nil
 }
@@ -277,14 +310,18 @@ func serve(ctx context.Context, addr string, h http.Handler, out io.Writer) erro
 // traffic serves both instances on loopback and sends them a round of requests, each in a
 // client span of its own, so that every kind of cache answer shows up in the traces:
 //
-//   - instance a, users 1-3: L1 and L2 miss, the repository is called (strata.loader)
-//   - instance a again: L1 hits
-//   - instance b, same users: L2 hits, promoted into b's L1
-//   - instance a, user 9999: a "not found" from the repository
-func traffic(ctx context.Context, rdb *redis.Client, cfg config, a, b *instance, tp trace.TracerProvider, repo *repository) error {
+//   - instance a, users 1-3: the response is not cached (L1 and L2 miss), nor is the user: the
+//     repository is called (strata.loader), then the response is stored
+//   - instance a again: the response is an L1 hit; the handler does not run
+//   - instance b, same users: the response is an L2 hit, promoted into b's L1 (both instances
+//     answer for one host name)
+//   - instance a, users 1-3 with "Cache-Control: no-cache": the response must not come from the
+//     cache, so the handler runs, and finds the user in L1
+//   - instance a, user 9999: a "not found" from the repository (cached; the 404 is not)
+func traffic(ctx context.Context, cfg config, a, b *instance, tp trace.TracerProvider, repo *repository) error {
 	// Start from a clean slate so the first round misses.
-	for id := range 4 {
-		rdb.Del(ctx, cfg.namespace+"user:"+strconv.Itoa(id), cfg.namespace+"user:9999")
+	if err := a.cache.InvalidateAll(ctx); err != nil {
+		return err
 	}
 	urlA, stopA, err := listen(a.handler)
 	if err != nil {
@@ -300,10 +337,16 @@ func traffic(ctx context.Context, rdb *redis.Client, cfg config, a, b *instance,
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	defer transport.CloseIdleConnections()
 	client := &http.Client{Transport: otelhttp.NewTransport(transport, otelhttp.WithTracerProvider(tp)), Timeout: 5 * time.Second}
-	get := func(base string, id int) error {
+	get := func(base string, id int, noCache bool) error {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("%s/users/%d", base, id), nil)
 		if err != nil {
 			return err
+		}
+		// Both instances stand behind one name, as behind a load balancer: the name is part of
+		// the HTTP cache's key, so they share the responses stored in Redis.
+		req.Host = "users.example"
+		if noCache {
+			req.Header.Set("Cache-Control", "no-cache")
 		}
 		resp, err := client.Do(req)
 		if err != nil {
@@ -314,21 +357,23 @@ func traffic(ctx context.Context, rdb *redis.Client, cfg config, a, b *instance,
 		if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusNotFound {
 			return fmt.Errorf("GET /users/%d: %s", id, resp.Status)
 		}
-		fmt.Fprintf(cfg.out, "GET %s/users/%d -> %d\n", base, id, resp.StatusCode)
+		fmt.Fprintf(cfg.out, "GET %s/users/%d -> %d (Cache-Status: %s)\n", base, id, resp.StatusCode, resp.Header.Get("Cache-Status"))
 		return nil
 	}
 	rounds := []struct {
-		base string
-		ids  []int
+		base    string
+		ids     []int
+		noCache bool
 	}{
-		{urlA, []int{1, 2, 3}}, // misses: loaded from the repository
-		{urlA, []int{1, 2, 3}}, // L1 hits
-		{urlB, []int{1, 2, 3}}, // L2 hits on the other instance, promoted to its L1
-		{urlA, []int{9999}},    // not found
+		{urlA, []int{1, 2, 3}, false}, // misses: loaded from the repository, response stored
+		{urlA, []int{1, 2, 3}, false}, // responses from L1
+		{urlB, []int{1, 2, 3}, false}, // responses from L2 on the other instance, promoted to its L1
+		{urlA, []int{1, 2, 3}, true},  // responses from the handler, users from L1
+		{urlA, []int{9999}, false},    // not found
 	}
 	for _, r := range rounds {
 		for _, id := range r.ids {
-			if err := get(r.base, id); err != nil {
+			if err := get(r.base, id, r.noCache); err != nil {
 				return err
 			}
 		}
