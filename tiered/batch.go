@@ -50,6 +50,7 @@ func GetMany[T any](ctx context.Context, c *Cache, keys []string) ([]BatchEntry[
 	for level := 0; level < len(c.tiers) && len(missing) > 0; level++ {
 		t := c.tiers[level]
 		var items []*item
+		var raws [][]byte // the stored entries, for promotion
 		if t.vb != nil {
 			items = make([]*item, len(missing))
 			for j, i := range missing {
@@ -71,6 +72,7 @@ func GetMany[T any](ctx context.Context, c *Cache, keys []string) ([]BatchEntry[
 				continue
 			}
 			items = make([]*item, len(missing))
+			raws = datas
 			for j, i := range missing {
 				if datas[j] == nil {
 					continue
@@ -101,7 +103,11 @@ func GetMany[T any](ctx context.Context, c *Cache, keys []string) ([]BatchEntry[
 				e.Found = true
 				e.Value, _ = it.value.(T) // a nil decoded into an interface T is its zero value
 			}
-			c.promote(ctx, keys[i], it, level)
+			var raw []byte
+			if raws != nil {
+				raw = raws[j]
+			}
+			c.promote(ctx, keys[i], it, level, raw)
 		}
 		missing = still
 	}

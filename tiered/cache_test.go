@@ -467,3 +467,31 @@ func TestByteBoundedL1(t *testing.T) {
 		t.Fatalf("L1 holds %d entries of ~1 KiB within a 64 KiB bound", n)
 	}
 }
+
+// TestPromotionKeepsStoredBytes: a read through a narrower type promotes the entry as stored,
+// not a re-encoding of the narrower value.
+func TestPromotionKeepsStoredBytes(t *testing.T) {
+	srv := redistest.Shared(t)
+	db0, db1 := srv.Client(t, 0), srv.Client(t, 1)
+	ns := namespace(t)
+	l3 := newL2(t, db1, "redis-db1")
+	only3 := newCache(t, tiered.Options{Namespace: ns, Tiers: []tiered.Tier{{Backend: l3}}})
+	ctx := context.Background()
+	if err := only3.Set(ctx, "p", newPayload(4), tiered.ShortTerm); err != nil {
+		t.Fatal(err)
+	}
+	c := newCache(t, tiered.Options{Namespace: ns, Tiers: []tiered.Tier{{Backend: newL1(t)}, {Backend: newL2(t, db0, "redis-db0")}, {Backend: l3}}})
+	type idOnly struct {
+		ID int64 `json:"id"`
+	}
+	if v, found, err := tiered.Get[idOnly](ctx, c, "p"); !found || err != nil || v.ID != 4 {
+		t.Fatalf("Get[idOnly] = %+v, %v, %v", v, found, err)
+	}
+	l2, err := db0.Get(ctx, ns+"p").Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(l2), `"body":"xxx`) {
+		t.Fatalf("L2 holds a lossy re-encoding: %q", l2[32:])
+	}
+}

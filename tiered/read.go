@@ -12,6 +12,7 @@ import (
 // the tiers above it. It returns found == false when no tier holds one.
 func (c *Cache) walk(ctx context.Context, key string, from int, dec decoder) (it *item, level int, promoted int, err error) {
 	gen := c.gens.of(key)
+	var raw []byte // the entry as a byte tier stored it
 	for i := from; i < len(c.tiers); i++ {
 		t := c.tiers[i]
 		if t.vb != nil {
@@ -43,12 +44,12 @@ func (c *Cache) walk(ctx context.Context, key string, from int, dec decoder) (it
 			if cand == nil { // logically expired, Redis has not dropped it yet
 				continue
 			}
-			it = cand
+			it, raw = cand, data
 		}
 		if c.gens.of(key) != gen { // invalidated meanwhile: serve what was read, copy nothing
 			return it, i, 0, nil
 		}
-		return it, i, c.promote(ctx, key, it, i), nil
+		return it, i, c.promote(ctx, key, it, i, raw), nil
 	}
 	return nil, -1, 0, nil
 }
@@ -87,10 +88,12 @@ func (c *Cache) dropCorrupt(ctx context.Context, t *tier, key string, err error)
 	_ = c.remoteDelete(ctx, t, key)
 }
 
-// promote copies an entry found at level `from` into every tier above it whose Promote is on. The
+// promote copies an entry found at level `from` into every tier above it whose Promote is on.
+// Byte tiers above get the payload exactly as it was stored (raw, the source envelope, when the
+// hit came from a byte tier), never a re-encoding of the value as this read decoded it. The
 // copy keeps the entry's exact remaining lifetime, converted from the source tier's scale to the
 // target's: remaining / scale(source) × scale(target).
-func (c *Cache) promote(ctx context.Context, key string, it *item, from int) int {
+func (c *Cache) promote(ctx context.Context, key string, it *item, from int, raw []byte) int {
 	if from == 0 {
 		return 0
 	}
@@ -98,6 +101,11 @@ func (c *Cache) promote(ctx context.Context, key string, it *item, from int) int
 	src := c.tiers[from]
 	var payload []byte
 	var flags uint8
+	if raw != nil {
+		if env, err := decodeEnvelope(raw); err == nil {
+			payload, flags = env.payload, env.flags
+		}
+	}
 	n := 0
 	for j := from - 1; j >= 0; j-- {
 		t := c.tiers[j]
