@@ -16,7 +16,8 @@
 //   - refresh-ahead: within [Options.RefreshAhead] of expiry a read returns the current value at
 //     once and starts one background refresh of that key;
 //   - stale-if-error: for [Options.StaleIfError] after expiry a value is kept, and served when the
-//     source fails instead of the error;
+//     source fails instead of the error (and, during the key's backoff after the failure, without
+//     calling the source);
 //   - invalidation by arguments ([Cached.Invalidate]), broadcast to other instances when the
 //     cache has an invalidation bus;
 //   - [Batch], for functions that load many IDs at once: one multi-key lookup per tier, one source

@@ -237,13 +237,9 @@ func (e *engine[T]) storeNotFound(ctx context.Context, key string) {
 // refresh starts one background refresh of key unless one is running or the key is backing off
 // after failures.
 func (e *engine[T]) refresh(ctx context.Context, key string, load func(context.Context) (T, error)) {
-	now := time.Now().UnixNano()
-	e.mu.Lock()
-	if b := e.failures[key]; b != nil && now < b.next {
-		e.mu.Unlock()
+	if e.backingOff(key) {
 		return
 	}
-	e.mu.Unlock()
 	e.flight.start(ctx, e.c, key, e.timeout, func(ctx context.Context) (T, error) {
 		e.stats.refreshes.Add(1)
 		v, err := e.loadAndStore(ctx, key, load)
@@ -252,6 +248,16 @@ func (e *engine[T]) refresh(ctx context.Context, key string, load func(context.C
 		}
 		return v, err
 	})
+}
+
+// backingOff reports whether key's last source call (a refresh or a reload) failed less than its
+// backoff ago: no new call for key starts until then.
+func (e *engine[T]) backingOff(key string) bool {
+	now := time.Now().UnixNano()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	b := e.failures[key]
+	return b != nil && now < b.next
 }
 
 // settle records the outcome of a source call for key's refresh backoff and reports whether the
@@ -284,8 +290,14 @@ func (e *engine[T]) settle(key string, err error) bool {
 }
 
 // reload answers a read of an entry kept for stale-if-error: one source call for the key, however
-// many callers; when it fails, the kept value is served instead of the error.
+// many callers; when it fails, the kept value is served instead of the error. After a failure the
+// key backs off like a refresh: until the backoff has passed, reads serve the kept value without
+// calling the source.
 func (e *engine[T]) reload(ctx context.Context, key string, stale T, load func(context.Context) (T, error)) (T, error) {
+	if e.backingOff(key) {
+		e.stats.staleIfError.Add(1)
+		return stale, nil
+	}
 	v, err := e.flight.do(ctx, e.c, key, e.timeout, func(ctx context.Context) (T, error) {
 		e.stats.reloads.Add(1)
 		v, err := e.loadAndStore(ctx, key, load)

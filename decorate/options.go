@@ -38,13 +38,15 @@ type Options struct {
 	RefreshAhead time.Duration
 	// StaleIfError keeps entries this long past their TTL: a read of such an entry calls the source
 	// (once per key, however many callers) and, if the source fails, returns the old value instead
-	// of the error. Zero disables it.
+	// of the error. After such a failure the key backs off (see RefreshBackoff): reads within the
+	// backoff return the old value without calling the source. Zero disables it.
 	StaleIfError time.Duration
 	// RefreshTimeout bounds each background refresh and each reload of an entry kept for
 	// StaleIfError. Zero means the cache's LoadTimeout.
 	RefreshTimeout time.Duration
-	// RefreshBackoff is how long a key waits before its next refresh after a failed one; it
-	// doubles with each consecutive failure up to 64 times its value. Zero means one second.
+	// RefreshBackoff is how long a key waits before its next source call after a failed refresh or
+	// stale-if-error reload; it doubles with each consecutive failure up to 64 times its value.
+	// Zero means one second.
 	RefreshBackoff time.Duration
 	// KeyFunc replaces the encoding of the arguments. Its type must match the wrapper:
 	// func(A) string for [Func], func(A, B) string for [Func2], func(ID) string for [Batch]. The
