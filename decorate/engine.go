@@ -24,6 +24,7 @@ type engine[T any] struct {
 	name     string
 	strategy tiered.Strategy // resolved: never the zero Strategy
 	notFound []error
+	cachedNF error // what a read answered by a cached "not found" returns
 	isNF     func(error) bool
 	ahead    int64 // RefreshAhead, ns
 	sie      int64 // StaleIfError, ns
@@ -72,6 +73,7 @@ func newEngine[T any](c *tiered.Cache, o *Options) (*engine[T], error) {
 	if e.notFound == nil {
 		e.notFound = defaultNotFound
 	}
+	e.cachedNF = cachedNotFound(e.notFound)
 	if e.timeout == 0 {
 		e.timeout = c.LoadTimeout()
 	}
@@ -98,13 +100,8 @@ func (e *engine[T]) isNotFound(err error) bool {
 	return e.isNF != nil && e.isNF(err)
 }
 
-// notFoundErr is what a read answered by a cached "not found" returns.
-func (e *engine[T]) notFoundErr() error {
-	if len(e.notFound) > 0 {
-		return e.notFound[0]
-	}
-	return tiered.ErrNotFound
-}
+// notFoundErr is what a read answered by a cached "not found" returns (see cachedNotFound).
+func (e *engine[T]) notFoundErr() error { return e.cachedNF }
 
 // writeStrategy is the strategy of one write: with StaleIfError, the TTL (jittered here, once)
 // is extended by the StaleIfError window so that the tiers keep the entry that much longer.
@@ -198,7 +195,7 @@ func (e *engine[T]) source(load func(context.Context) (T, error)) func(context.C
 }
 
 // translate turns a load's error into what the wrapper returns: the source's own "not found"
-// error, or NotFound's first error for a cached "not found".
+// error, or notFoundErr for a cached "not found".
 func (e *engine[T]) translate(err error) error {
 	if err == tiered.ErrNotFound {
 		return e.notFoundErr()
