@@ -12,11 +12,13 @@
 //
 //   - negative caching with the source's own error: "not found" errors (sql.ErrNoRows and every
 //     error that wraps it, such as pgx.ErrNoRows, by default) are cached for the strategy's
-//     NegativeTTL and returned again as [Options.NotFound]'s first error;
+//     NegativeTTL, and a cached "not found" answers with an error that errors.Is matches with every
+//     error of [Options.NotFound];
 //   - refresh-ahead: within [Options.RefreshAhead] of expiry a read returns the current value at
 //     once and starts one background refresh of that key;
 //   - stale-if-error: for [Options.StaleIfError] after expiry a value is kept, and served when the
-//     source fails instead of the error;
+//     source fails instead of the error (and, during the key's backoff after the failure, without
+//     calling the source);
 //   - invalidation by arguments ([Cached.Invalidate]), broadcast to other instances when the
 //     cache has an invalidation bus;
 //   - [Batch], for functions that load many IDs at once: one multi-key lookup per tier, one source

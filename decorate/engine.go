@@ -24,6 +24,7 @@ type engine[T any] struct {
 	name     string
 	strategy tiered.Strategy // resolved: never the zero Strategy
 	notFound []error
+	cachedNF error // what a read answered by a cached "not found" returns
 	isNF     func(error) bool
 	ahead    int64 // RefreshAhead, ns
 	sie      int64 // StaleIfError, ns
@@ -72,6 +73,7 @@ func newEngine[T any](c *tiered.Cache, o *Options) (*engine[T], error) {
 	if e.notFound == nil {
 		e.notFound = defaultNotFound
 	}
+	e.cachedNF = cachedNotFound(e.notFound)
 	if e.timeout == 0 {
 		e.timeout = c.LoadTimeout()
 	}
@@ -98,13 +100,8 @@ func (e *engine[T]) isNotFound(err error) bool {
 	return e.isNF != nil && e.isNF(err)
 }
 
-// notFoundErr is what a read answered by a cached "not found" returns.
-func (e *engine[T]) notFoundErr() error {
-	if len(e.notFound) > 0 {
-		return e.notFound[0]
-	}
-	return tiered.ErrNotFound
-}
+// notFoundErr is what a read answered by a cached "not found" returns (see cachedNotFound).
+func (e *engine[T]) notFoundErr() error { return e.cachedNF }
 
 // writeStrategy is the strategy of one write: with StaleIfError, the TTL (jittered here, once)
 // is extended by the StaleIfError window so that the tiers keep the entry that much longer.
@@ -198,7 +195,7 @@ func (e *engine[T]) source(load func(context.Context) (T, error)) func(context.C
 }
 
 // translate turns a load's error into what the wrapper returns: the source's own "not found"
-// error, or NotFound's first error for a cached "not found".
+// error, or notFoundErr for a cached "not found".
 func (e *engine[T]) translate(err error) error {
 	if err == tiered.ErrNotFound {
 		return e.notFoundErr()
@@ -237,13 +234,9 @@ func (e *engine[T]) storeNotFound(ctx context.Context, key string) {
 // refresh starts one background refresh of key unless one is running or the key is backing off
 // after failures.
 func (e *engine[T]) refresh(ctx context.Context, key string, load func(context.Context) (T, error)) {
-	now := time.Now().UnixNano()
-	e.mu.Lock()
-	if b := e.failures[key]; b != nil && now < b.next {
-		e.mu.Unlock()
+	if e.backingOff(key) {
 		return
 	}
-	e.mu.Unlock()
 	e.flight.start(ctx, e.c, key, e.timeout, func(ctx context.Context) (T, error) {
 		e.stats.refreshes.Add(1)
 		v, err := e.loadAndStore(ctx, key, load)
@@ -252,6 +245,16 @@ func (e *engine[T]) refresh(ctx context.Context, key string, load func(context.C
 		}
 		return v, err
 	})
+}
+
+// backingOff reports whether key's last source call (a refresh or a reload) failed less than its
+// backoff ago: no new call for key starts until then.
+func (e *engine[T]) backingOff(key string) bool {
+	now := time.Now().UnixNano()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	b := e.failures[key]
+	return b != nil && now < b.next
 }
 
 // settle records the outcome of a source call for key's refresh backoff and reports whether the
@@ -284,8 +287,14 @@ func (e *engine[T]) settle(key string, err error) bool {
 }
 
 // reload answers a read of an entry kept for stale-if-error: one source call for the key, however
-// many callers; when it fails, the kept value is served instead of the error.
+// many callers; when it fails, the kept value is served instead of the error. After a failure the
+// key backs off like a refresh: until the backoff has passed, reads serve the kept value without
+// calling the source.
 func (e *engine[T]) reload(ctx context.Context, key string, stale T, load func(context.Context) (T, error)) (T, error) {
+	if e.backingOff(key) {
+		e.stats.staleIfError.Add(1)
+		return stale, nil
+	}
 	v, err := e.flight.do(ctx, e.c, key, e.timeout, func(ctx context.Context) (T, error) {
 		e.stats.reloads.Add(1)
 		v, err := e.loadAndStore(ctx, key, load)

@@ -43,7 +43,8 @@ func Func[A, T any](c *tiered.Cache, fn func(context.Context, A) (T, error), o O
 // Call returns the cached result for a, or calls the wrapped function once (however many
 // goroutines ask for a at the same time) and caches its result. A "not found" error of the source
 // is returned as is, and cached when the strategy has a NegativeTTL; later calls answered by that
-// cached miss return the first error of Options.NotFound. Other errors are not cached.
+// cached miss return an error that errors.Is matches with every error of Options.NotFound (see
+// there). Other errors are not cached.
 //
 // The returned value is shared with other callers and must not be mutated.
 func (f *Cached[A, T]) Call(ctx context.Context, a A) (T, error) {

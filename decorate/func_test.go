@@ -314,6 +314,71 @@ func TestNegativeCaching(t *testing.T) {
 
 type notThere struct{ id int }
 
+// errDriverNoRows stands for a driver's "no rows" error that wraps sql.ErrNoRows, as pgx.ErrNoRows
+// does.
+var errDriverNoRows = fmt.Errorf("driver: %w", sql.ErrNoRows)
+
+// TestNegativeCachingSentinels checks that a cached "not found" answers errors.Is for every
+// NotFound error, as the source's own error did, in this process and in another.
+func TestNegativeCachingSentinels(t *testing.T) {
+	n := ns(t)
+	e1, e2 := newEnv(t, n), newEnv(t, n)
+	errGone := errors.New("gone")
+	neg := tiered.ShortTerm.WithNegativeTTL(time.Minute)
+	for _, tc := range []struct {
+		name     string
+		notFound []error
+		source   error
+		same     error // the error a cached "not found" is itself, or nil
+	}{
+		// One sentinel wraps the other: it comes back itself, whatever the list's order.
+		{"wrapping, driver first", []error{errDriverNoRows, sql.ErrNoRows}, errDriverNoRows, errDriverNoRows},
+		{"wrapping, driver second", []error{sql.ErrNoRows, errDriverNoRows}, errDriverNoRows, errDriverNoRows},
+		// Two unrelated sentinels: the source returns the second.
+		{"distinct", []error{errMissing, errGone}, errGone, nil},
+		{"distinct, wrapped by the source", []error{errMissing, errGone}, fmt.Errorf("item 1: %w", errMissing), nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var calls atomic.Int64
+			src := func(ctx context.Context, id int) (int, error) { calls.Add(1); return 0, tc.source }
+			o := decorate.Options{Name: "sentinels " + tc.name, Strategy: neg, NotFound: tc.notFound}
+			w1, err := decorate.Func(e1.cache, src, o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			w2, err := decorate.Func(e2.cache, src, o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := w1.Call(t.Context(), 1); err != tc.source {
+				t.Fatalf("first call: %v, want the source's error", err)
+			}
+			check := func(what string, err error) {
+				t.Helper()
+				for _, nf := range tc.notFound {
+					if !errors.Is(err, nf) {
+						t.Fatalf("%s: errors.Is(%v, %v) is false", what, err, nf)
+					}
+				}
+				if tc.same != nil && err != tc.same {
+					t.Fatalf("%s: %v (%T), want %v itself", what, err, err, tc.same)
+				}
+				if err.Error() != tc.notFound[0].Error() && err != tc.same {
+					t.Fatalf("%s: message %q, want %q", what, err.Error(), tc.notFound[0].Error())
+				}
+			}
+			_, err = w1.Call(t.Context(), 1)
+			check("cached", err)
+			// Another instance, which never saw the source's error, answers the same way.
+			_, err = w2.Call(t.Context(), 1)
+			check("other instance", err)
+			if calls.Load() != 1 {
+				t.Fatalf("source calls %d, want 1", calls.Load())
+			}
+		})
+	}
+}
+
 func (e *notThere) Error() string { return fmt.Sprintf("no item %d", e.id) }
 
 func TestInvalidateByArgs(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -26,8 +27,15 @@ type Options struct {
 	Strategy tiered.Strategy
 	// NotFound lists the errors that mean "no such value" (matched with errors.Is). Nil means
 	// []error{sql.ErrNoRows}, which also matches pgx.ErrNoRows (it wraps sql.ErrNoRows) and
-	// tiered.ErrNotFound is always recognised. The first error of the list is what a call answered
-	// by a cached "not found" returns, so put first the one callers test for.
+	// tiered.ErrNotFound is always recognised.
+	//
+	// A cached "not found" does not record which error the source returned, so a call answered by
+	// one returns an error for which errors.Is holds with every error of the list (and every error
+	// those wrap), in every process: the first error of the list that wraps all the others, itself
+	// (so sql.ErrNoRows alone, the default, comes back as sql.ErrNoRows, and
+	// []error{sql.ErrNoRows, pgx.ErrNoRows} as pgx.ErrNoRows); otherwise an error whose message is
+	// the first one's and that wraps them all. pgx users who test for pgx.ErrNoRows should list
+	// it: with the default a cached "not found" is sql.ErrNoRows, which is not pgx.ErrNoRows.
 	NotFound []error
 	// IsNotFound recognises more "not found" errors, such as a typed error of the source.
 	IsNotFound func(error) bool
@@ -38,13 +46,15 @@ type Options struct {
 	RefreshAhead time.Duration
 	// StaleIfError keeps entries this long past their TTL: a read of such an entry calls the source
 	// (once per key, however many callers) and, if the source fails, returns the old value instead
-	// of the error. Zero disables it.
+	// of the error. After such a failure the key backs off (see RefreshBackoff): reads within the
+	// backoff return the old value without calling the source. Zero disables it.
 	StaleIfError time.Duration
 	// RefreshTimeout bounds each background refresh and each reload of an entry kept for
 	// StaleIfError. Zero means the cache's LoadTimeout.
 	RefreshTimeout time.Duration
-	// RefreshBackoff is how long a key waits before its next refresh after a failed one; it
-	// doubles with each consecutive failure up to 64 times its value. Zero means one second.
+	// RefreshBackoff is how long a key waits before its next source call after a failed refresh or
+	// stale-if-error reload; it doubles with each consecutive failure up to 64 times its value.
+	// Zero means one second.
 	RefreshBackoff time.Duration
 	// KeyFunc replaces the encoding of the arguments. Its type must match the wrapper:
 	// func(A) string for [Func], func(A, B) string for [Func2], func(ID) string for [Batch]. The
@@ -98,6 +108,31 @@ func (o *Options) validate(c *tiered.Cache) error {
 
 // defaultNotFound is Options.NotFound when nil.
 var defaultNotFound = []error{sql.ErrNoRows}
+
+// cachedNotFound returns what a read answered by a cached "not found" returns for a wrapper whose
+// NotFound list is list: an error that errors.Is matches with every error of list.
+func cachedNotFound(list []error) error {
+	if len(list) == 0 {
+		return tiered.ErrNotFound
+	}
+next:
+	for _, cand := range list {
+		for _, other := range list {
+			if !errors.Is(cand, other) {
+				continue next
+			}
+		}
+		return cand
+	}
+	return &notFoundAll{errs: slices.Clone(list)}
+}
+
+// notFoundAll is a cached "not found" of a wrapper whose NotFound errors do not all wrap into
+// one: it wraps them all.
+type notFoundAll struct{ errs []error }
+
+func (e *notFoundAll) Error() string   { return e.errs[0].Error() }
+func (e *notFoundAll) Unwrap() []error { return e.errs }
 
 // notFoundError carries a source's "not found" error through the cache's load, which recognises
 // it as tiered.ErrNotFound (and caches it as a miss) while the wrapper returns the original.

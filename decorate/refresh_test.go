@@ -144,7 +144,9 @@ func TestStaleIfError(t *testing.T) {
 		}
 		return fmt.Sprintf("%d@v%d", id, version.Load()), nil
 	}
-	o := decorate.Options{Name: "sie", Strategy: tiered.Custom(300 * time.Millisecond), StaleIfError: time.Second}
+	// A backoff longer than the test: after the failed reload, no read calls the source for key 1
+	// again, however late it arrives.
+	o := decorate.Options{Name: "sie", Strategy: tiered.Custom(300 * time.Millisecond), StaleIfError: time.Second, RefreshBackoff: time.Minute}
 	w1, err := decorate.Func(e1.cache, src, o)
 	if err != nil {
 		t.Fatal(err)
@@ -163,7 +165,9 @@ func TestStaleIfError(t *testing.T) {
 	fail.Store(true)
 	before := calls.Load()
 
-	// Concurrent readers of an expired entry: one source call, every reader gets the old value.
+	// Concurrent readers of an expired entry: one source call, every reader gets the old value:
+	// those arriving while it runs wait for it, those arriving after it failed are within the
+	// backoff.
 	var wg sync.WaitGroup
 	errs := make(chan error, 50)
 	for range 50 {
@@ -181,8 +185,15 @@ func TestStaleIfError(t *testing.T) {
 	if got := calls.Load() - before; got != 1 {
 		t.Fatalf("source calls for 50 readers of an expired entry: %d, want 1", got)
 	}
-	if s := w1.Stats(); s.StaleIfError != 50 {
-		t.Fatalf("stale serves counted: %d, want 50", s.StaleIfError)
+	// A reader after the failure is within the backoff: the old value, no source call.
+	if v, err := w1.Call(t.Context(), 1); err != nil || v != "1@v0" {
+		t.Fatalf("within the backoff: %q, %v", v, err)
+	}
+	if got := calls.Load() - before; got != 1 {
+		t.Fatalf("source calls after a failed reload, within the backoff: %d, want 1", got)
+	}
+	if s := w1.Stats(); s.StaleIfError != 51 || s.Reloads != 1 {
+		t.Fatalf("stale serves counted: %d, reloads %d, want 51 and 1", s.StaleIfError, s.Reloads)
 	}
 	// Another instance finds the kept entry in Redis and serves it the same way.
 	if v, err := w2.Call(t.Context(), 2); err != nil || v != "2@v0" {
@@ -191,10 +202,11 @@ func TestStaleIfError(t *testing.T) {
 	if s := w2.Stats(); s.StaleIfError != 1 {
 		t.Fatalf("other instance stale serves: %d", s.StaleIfError)
 	}
-	// When the source answers again, an expired entry is reloaded, not served.
+	// When the source answers again, an expired entry that is not backing off is reloaded, not
+	// served.
 	fail.Store(false)
 	version.Store(1)
-	if v, err := w1.Call(t.Context(), 1); err != nil || v != "1@v1" {
+	if v, err := w1.Call(t.Context(), 2); err != nil || v != "2@v1" {
 		t.Fatalf("after recovery: %q, %v", v, err)
 	}
 	// Past the StaleIfError window the error comes through.
@@ -202,5 +214,55 @@ func TestStaleIfError(t *testing.T) {
 	fail.Store(true)
 	if v, err := w1.Call(t.Context(), 3); err == nil {
 		t.Fatalf("past the window: %q, want the source's error", v)
+	}
+}
+
+func TestStaleIfErrorBackoff(t *testing.T) {
+	e := newEnv(t, ns(t))
+	var (
+		fail  atomic.Bool
+		calls atomic.Int64
+	)
+	w, err := decorate.Func(e.cache, func(ctx context.Context, id int) (int64, error) {
+		n := calls.Add(1)
+		if fail.Load() {
+			return 0, errors.New("source down")
+		}
+		return n, nil
+	}, decorate.Options{Name: "sie-backoff", Strategy: tiered.Custom(200 * time.Millisecond), StaleIfError: time.Minute, RefreshBackoff: 700 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, err := w.Call(t.Context(), 1); err != nil || v != 1 {
+		t.Fatalf("first call: %d, %v", v, err)
+	}
+	time.Sleep(300 * time.Millisecond) // past the TTL
+	fail.Store(true)
+	began := time.Now()
+	if v, err := w.Call(t.Context(), 1); err != nil || v != 1 {
+		t.Fatalf("failing source: %d, %v", v, err)
+	}
+	failed := time.Now() // the backoff ends between began and failed plus RefreshBackoff
+	if calls.Load() != 2 {
+		t.Fatalf("source calls %d, want 2", calls.Load())
+	}
+	// Within the backoff the kept value is served without a source call.
+	for range 20 {
+		if v, err := w.Call(t.Context(), 1); err != nil || v != 1 {
+			t.Fatalf("within the backoff: %d, %v", v, err)
+		}
+	}
+	within := time.Since(began) < 700*time.Millisecond // false only on a badly stalled machine
+	if within && calls.Load() != 2 {
+		t.Fatalf("source calls within the backoff: %d, want 2", calls.Load())
+	}
+	// Once the backoff has passed, the next read calls the source again.
+	time.Sleep(time.Until(failed.Add(800 * time.Millisecond)))
+	fail.Store(false)
+	if v, err := w.Call(t.Context(), 1); err != nil || v != 3 {
+		t.Fatalf("after the backoff: %d, %v, want the reloaded 3", v, err)
+	}
+	if s := w.Stats(); within && (s.Reloads != 2 || s.StaleIfError != 21) {
+		t.Fatalf("stats %+v, want 2 reloads and 21 stale serves", s)
 	}
 }

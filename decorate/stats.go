@@ -10,7 +10,8 @@ type Stats struct {
 	Refreshes, RefreshFailures uint64
 	// Reloads counts source calls for entries past their TTL but kept for StaleIfError.
 	Reloads uint64
-	// StaleIfError counts reads answered with an expired value because the source failed.
+	// StaleIfError counts reads answered with an expired value because the source failed (or
+	// failed less than its backoff ago).
 	StaleIfError uint64
 	// BatchLoads counts the source calls of a Batch; BatchLoadedIDs the IDs they asked for.
 	BatchLoads, BatchLoadedIDs uint64

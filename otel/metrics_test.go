@@ -11,6 +11,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
+	"github.com/stratacache/strata/internal/loadwait"
 	"github.com/stratacache/strata/internal/redistest"
 	"github.com/stratacache/strata/tiered"
 )
@@ -114,8 +115,9 @@ func TestMetrics(t *testing.T) {
 	if m := h.collect(t); sumPoint(t, m, "strata.cache.loads.inflight") != 1 {
 		t.Errorf("loads in flight = %d during a load, want 1", sumPoint(t, m, "strata.cache.loads.inflight"))
 	}
+	blocked := loadwait.Blocked()
 	wg.Go(func() { _, _ = tiered.Load(ctx, c, "user:5", tiered.ShortTerm, slow) })
-	time.Sleep(100 * time.Millisecond)
+	loadwait.Wait(t, blocked+1) // the waiter has joined the running load
 	close(release)
 	wg.Wait()
 

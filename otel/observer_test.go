@@ -14,6 +14,7 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/stratacache/strata/internal/loadwait"
 	"github.com/stratacache/strata/internal/redistest"
 	"github.com/stratacache/strata/tiered"
 )
@@ -187,17 +188,15 @@ func TestSpansCoalescedWaiter(t *testing.T) {
 		})
 	})
 	<-entered
-	waiting := make(chan struct{})
+	blocked := loadwait.Blocked()
 	wg.Go(func() {
 		waiterSC = h.request(ctx, func(ctx context.Context) {
-			close(waiting)
 			if _, err := tiered.Load(ctx, c, "user:6", tiered.ShortTerm, loader); err != nil {
 				t.Error(err)
 			}
 		})
 	})
-	<-waiting
-	time.Sleep(100 * time.Millisecond) // let the waiter reach the load it joins
+	loadwait.Wait(t, blocked+1) // the waiter has joined the running load
 	close(release)
 	wg.Wait()
 

@@ -61,7 +61,7 @@ func NewCachedRepo(cache *tiered.Cache, repo *Repo) (*CachedRepo, error) {
 	o := decorate.Options{
 		Name:     "users.byID",
 		Strategy: tiered.MediumTerm.WithJitter(0.1).WithNegativeTTL(time.Minute),
-		// pgx.ErrNoRows first: a cached "not found" returns it, as the repository does.
+		// A cached "not found" returns pgx.ErrNoRows, as the repository does (it wraps sql.ErrNoRows).
 		NotFound: []error{pgx.ErrNoRows},
 	}
 	batch, err := decorate.Batch(cache, repo.Users, o)

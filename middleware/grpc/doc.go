@@ -32,7 +32,10 @@
 // unless the policy says otherwise (see [AuthMode]).
 //
 // Concurrent identical calls share one handler call (through [tiered.Load]); each waits until its
-// own deadline. The handler runs with the context of the call that started it — its metadata,
+// own deadline. Only a response that is stored is shared: when the shared call's result may not
+// be stored (an error status, a no-store or private response, an answer after its context ended),
+// it goes to the call that started it alone, and each call that waited runs the handler itself
+// with its own context, since such a result may belong to one caller. The handler runs with the context of the call that started it — its metadata,
 // peer and values — but not its cancellation: the load is bounded by the cache's LoadTimeout
 // (and [ServerOptions.HandlerTimeout]), so the response can still serve the other callers and the
 // cache when the first caller gives up. The handler sees a recording transport stream in its

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc"
@@ -171,8 +172,10 @@ var (
 )
 
 // outcome is a handler result that must not be stored: an error, a response produced after the
-// handler's context ended, or one the handler marked no-store. The tiered load hands it to every
-// coalesced call as its error; each call returns what the handler returned.
+// handler's context ended, or one the handler marked no-store or private. The tiered load hands it
+// to every coalesced call as its error. Only the call whose load ran the handler returns it: such
+// a result may be specific to that caller (a PermissionDenied, a private response), so the calls
+// that waited on it run the handler themselves.
 type outcome struct {
 	resp    any
 	err     error
@@ -210,10 +213,12 @@ func (s *Server) intercept(ctx context.Context, req any, info *grpc.UnaryServerI
 		return s.bypass(ctx, req, handler)
 	}
 	if cc.noCache {
-		return s.refresh(ctx, m, key, req, handler)
+		return s.answer(ctx, m, key, req, handler, true)
 	}
 	start := time.Now().UnixNano()
+	var led atomic.Bool // set when the load runs this call's handler call rather than another's
 	e, err := tiered.Load(ctx, s.cache, key, m.policy.Strategy, func(lctx context.Context) (*entry, error) {
+		led.Store(true)
 		e, out := s.run(lctx, m, req, handler)
 		if out != nil {
 			return nil, out
@@ -239,6 +244,10 @@ func (s *Server) intercept(ctx context.Context, req any, info *grpc.UnaryServerI
 	}
 	var out *outcome
 	if errors.As(err, &out) {
+		if !led.Load() {
+			// Another call's result that may not be shared: answer from a handler call of our own.
+			return s.answer(ctx, m, key, req, handler, false)
+		}
 		s.replay(ctx, m, out.header, out.trailer, StatusMiss, nil)
 		if pm, ok := out.resp.(proto.Message); ok && s.clone && out.err == nil {
 			return proto.Clone(pm), nil
@@ -294,13 +303,14 @@ func (s *Server) run(ctx context.Context, m *method, req any, handler grpc.Unary
 	return e, nil
 }
 
-// refresh answers a no-cache call: the handler runs in the call's own context and a cacheable
-// response replaces the stored one. An OK response that may not be stored removes it; an error
-// leaves it in place.
-func (s *Server) refresh(ctx context.Context, m *method, key string, req any, handler grpc.UnaryHandler) (any, error) {
+// answer calls the handler in the call's own context, without coalescing, and stores a cacheable
+// response. It answers no-cache calls (replace set: an OK response that may not be stored removes
+// the stored one; an error leaves it in place) and calls that waited on another call's handler
+// result that could not be shared.
+func (s *Server) answer(ctx context.Context, m *method, key string, req any, handler grpc.UnaryHandler, replace bool) (any, error) {
 	e, out := s.run(ctx, m, req, handler)
 	if out != nil {
-		if out.err == nil && ctx.Err() == nil {
+		if replace && out.err == nil && ctx.Err() == nil {
 			// An OK answer that may not be stored: the stored one is no longer right either.
 			if err := s.cache.Delete(context.WithoutCancel(ctx), key); err != nil {
 				s.log.Warn("grpccache: stale response not removed", "method", m.name, "error", err)
@@ -310,7 +320,7 @@ func (s *Server) refresh(ctx context.Context, m *method, key string, req any, ha
 		return out.resp, out.err
 	}
 	if err := s.cache.Set(context.WithoutCancel(ctx), key, e, m.policy.Strategy); err != nil {
-		s.log.Warn("grpccache: refreshed response not fully stored", "method", m.name, "error", err)
+		s.log.Warn("grpccache: response not fully stored", "method", m.name, "error", err)
 	}
 	s.replay(ctx, m, e.header, e.trailer, StatusMiss, e)
 	resp := any(e.msg)
