@@ -435,12 +435,30 @@ func (b *bus) publish(ctx context.Context, m *busMessage) error {
 	frame := encodeBusMessage(m)
 	pctx, cancel := context.WithTimeout(ctx, b.publishTimeout)
 	defer cancel()
-	if err := b.client.Publish(pctx, b.channel, frame).Err(); err != nil {
+	// The publish runs on its own goroutine so that PublishTimeout bounds the caller even with a
+	// client that does not honour context deadlines (no ContextTimeoutEnabled).
+	done := make(chan error, 1)
+	go func() { done <- b.send(pctx, m, frame) }()
+	var err error
+	select {
+	case err = <-done:
+	case <-pctx.Done():
+		err = pctx.Err()
+	}
+	if err != nil {
 		b.c.inv.failed.Add(1)
 		b.c.log.Warn("strata: invalidation not broadcast", "kind", m.kind.String(), "error", err)
 		return fmt.Errorf("%w: %s: %w", ErrBroadcast, m.kind, err)
 	}
 	b.c.inv.sent.Add(1)
+	return nil
+}
+
+// send publishes frame and, when configured, appends m to the audit stream.
+func (b *bus) send(pctx context.Context, m *busMessage, frame []byte) error {
+	if err := b.client.Publish(pctx, b.channel, frame).Err(); err != nil {
+		return err
+	}
 	if b.audit != "" {
 		fields := map[string]any{"kind": m.kind.String(), "sender": b.id, "at": time.Now().UnixMilli()}
 		switch m.kind {
