@@ -392,6 +392,29 @@ func testStrategySecurity(t *testing.T, env *Env) {
 			t.Errorf("%s: stored under a route strategy", tc.name)
 		}
 	}
+	// A response to a request with Authorization never takes the route's default TTL: public or
+	// must-revalidate without explicit freshness does not make it shareable.
+	for _, cc := range []string{"must-revalidate", "public", "public, must-revalidate"} {
+		origin := &Counter{Fn: func(n int64, w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Cache-Control", cc)
+			w.Header().Set("Etag", fmt.Sprintf(`"e%d"`, n))
+			fmt.Fprintf(w, "for %s", r.Header.Get("Authorization"))
+		}}
+		h := env.Handler(t, httpcache.Route{Strategy: tiered.LongTerm}, origin)
+		target := "http://example.com/strategy/auth/" + strings.ReplaceAll(cc, " ", "")
+		Do(h, "GET", target, "Authorization", "Bearer alice")
+		for _, auth := range []string{"Bearer bob", ""} {
+			var w *httptest.ResponseRecorder
+			if auth == "" {
+				w = Do(h, "GET", target)
+			} else {
+				w = Do(h, "GET", target, "Authorization", auth)
+			}
+			if strings.Contains(w.Body.String(), "alice") || Hit(w) {
+				t.Errorf("%s: response to an authorized request shared: %q (%s)", cc, w.Body, w.Header().Get("Cache-Status"))
+			}
+		}
+	}
 	// The strategy does apply to a plain 200.
 	origin := &Counter{Fn: func(n int64, w http.ResponseWriter, r *http.Request) { fmt.Fprintf(w, "%d", n) }}
 	h := env.Handler(t, httpcache.Route{Strategy: tiered.LongTerm}, origin)

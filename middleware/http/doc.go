@@ -13,7 +13,8 @@
 // route into a default TTL with [Route.Strategy]. Whatever the route, the cache never stores
 // responses carrying Set-Cookie, private, no-store or Vary: *, partial content (206), 304s,
 // error statuses without explicit freshness, responses to requests with Authorization (unless the
-// response is public, s-maxage or must-revalidate), responses to GET or HEAD requests that carry a
+// response is public, s-maxage or must-revalidate and carries explicit freshness of its own: a
+// route's default TTL never applies to them), responses to GET or HEAD requests that carry a
 // body, or responses to requests carrying headers that commonly change what a handler generates
 // without being part of the URL (X-Forwarded-Host and the like, see [Options.UnkeyedHeaders]).
 //

@@ -70,7 +70,10 @@ func (c *Cache) storable(ri *reqInfo, rt *Route, status int, h http.Header) (ok 
 	if star {
 		return false, "vary-star"
 	}
-	if ri.auth && !cc.has(ccPublic|ccSMaxAge|ccMustRevalidate) {
+	explicit := hasExplicitFreshness(h, &cc, field)
+	// A response to a request with Authorization is shared only when it says so (RFC 9111 §3.5)
+	// and says how long for itself: a route's default TTL never applies to it.
+	if ri.auth && (!cc.has(ccPublic|ccSMaxAge|ccMustRevalidate) || !explicit) {
 		return false, "authorization"
 	}
 	if ri.unkeyed {
@@ -80,7 +83,6 @@ func (c *Cache) storable(ri *reqInfo, rt *Route, status int, h http.Header) (ok 
 			}
 		}
 	}
-	explicit := hasExplicitFreshness(h, &cc, field)
 	_, etag := h["Etag"]
 	_, lm := h["Last-Modified"]
 	validator := etag || lm
