@@ -24,6 +24,7 @@ func RunSecurity(t *testing.T, adapter Adapter) {
 		t.Run("PrivateNotStored", func(t *testing.T) { testPrivate(t, env) })
 		t.Run("HostInKey", func(t *testing.T) { testHostInKey(t, env) })
 		t.Run("ForwardedHostCannotPoison", func(t *testing.T) { testForwardedHost(t, env) })
+		t.Run("ForwardedHostCannotPoisonRevalidation", func(t *testing.T) { testForwardedHostRevalidation(t, env) })
 		t.Run("GetWithBodyBypasses", func(t *testing.T) { testGetWithBody(t, env) })
 		t.Run("PartialAndNotModifiedNeverServed", func(t *testing.T) { testPartialAndNotModified(t, env) })
 		t.Run("HeadThenGetColdCache", func(t *testing.T) { testHeadThenGet(t, env) })
@@ -149,6 +150,54 @@ func testForwardedHost(t *testing.T, env *Env) {
 	final := Do(h, "GET", "http://example.com/poison")
 	if strings.Contains(final.Body.String(), "evil") {
 		t.Fatalf("entry replaced by a poisoned response: %q", final.Body)
+	}
+}
+
+// testForwardedHostRevalidation: a 304 to a revalidation carrying an unkeyed header may reflect
+// it in its headers; the freshened entry is served to that request but not stored, in the
+// request's own revalidation and in a background one (stale-while-revalidate).
+func testForwardedHostRevalidation(t *testing.T, env *Env) {
+	for _, tc := range []struct{ name, cc string }{
+		{"sync", "max-age=1"},
+		{"background", "max-age=1, stale-while-revalidate=60"},
+	} {
+		origin := &Counter{Fn: func(n int64, w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Etag", `"v1"`)
+			host := r.Header.Get("X-Forwarded-Host")
+			if host == "" {
+				host = r.Host
+			}
+			w.Header().Set("Link", "<https://"+host+"/app.js>; rel=preload")
+			if r.Header.Get("If-None-Match") == `"v1"` {
+				w.Header().Set("Cache-Control", "max-age=60")
+				w.WriteHeader(http.StatusNotModified)
+				return
+			}
+			w.Header().Set("Cache-Control", tc.cc)
+			w.Header().Set("Age", "5") // stale at once
+			fmt.Fprint(w, "page")
+		}}
+		h := env.Handler(t, httpcache.Route{}, origin)
+		target := "http://example.com/poison-304/" + tc.name
+		if w := Do(h, "GET", target); strings.Contains(w.Header().Get("Link"), "evil") {
+			t.Fatalf("%s: first response: %q", tc.name, w.Header().Get("Link"))
+		}
+		Do(h, "GET", target, "X-Forwarded-Host", "evil.example")
+		waitFor(t, "revalidation", func() bool { return origin.N.Load() >= 2 })
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			w := Do(h, "GET", target)
+			if strings.Contains(w.Header().Get("Link"), "evil") {
+				t.Fatalf("%s: poisoned headers served to a clean request: %q (%s)", tc.name, w.Header().Get("Link"), status(w))
+			}
+			if Hit(w) && !strings.Contains(status(w), "stale") && !strings.Contains(status(w), "fwd=") {
+				break // a fresh entry from a clean revalidation
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: entry never freshened: %s", tc.name, status(w))
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
 	}
 }
 

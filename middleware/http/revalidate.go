@@ -85,7 +85,11 @@ func (x *exchange) revalidate(e *entry) {
 	case "validated":
 		ne := c.freshen(e, cw.h, reqTime, time.Now().UnixNano())
 		st := cacheStatus{fwd: "stale", fwdStatus: http.StatusNotModified}
-		if ne != nil && c.store(ctx, x.skey, ne, c.surrogateKeys(cw.h)) {
+		if ne != nil && !c.freshenedStorable(x.ri, ne) {
+			// The 304 answered a request with unkeyed headers and may reflect them: it goes to
+			// this client only.
+			st.detail = "unkeyed-header"
+		} else if ne != nil && c.store(ctx, x.skey, ne, c.surrogateKeys(cw.h)) {
 			st.stored = true
 			shared = ne
 		} else if ne == nil {
@@ -145,6 +149,16 @@ func (c *Cache) freshen(e *entry, h http.Header, reqTime, respTime int64) *entry
 	return &ne
 }
 
+// freshenedStorable reports whether an entry freshened by the 304 to a request described by ri
+// may be stored: like a full response, not when the request carried unkeyed headers that do not
+// select the stored variant (ne.varyNames, what its key was built from).
+func (c *Cache) freshenedStorable(ri *reqInfo, ne *entry) bool {
+	if _, star := varyNames(ne.header); star {
+		return false
+	}
+	return unkeyedKeyed(ri, ne.varyNames)
+}
+
 // backgroundRevalidate starts one revalidation of e (per stored key) that outlives the request,
 // for stale-while-revalidate.
 func (c *Cache) backgroundRevalidate(x *exchange, e *entry) {
@@ -199,7 +213,7 @@ func (c *Cache) backgroundRevalidate(x *exchange, e *entry) {
 		cw.finish()
 		switch {
 		case validated:
-			if ne := c.freshen(e, cw.h, reqTime, time.Now().UnixNano()); ne != nil {
+			if ne := c.freshen(e, cw.h, reqTime, time.Now().UnixNano()); ne != nil && c.freshenedStorable(bx.ri, ne) {
 				c.store(ctx, x.skey, ne, c.surrogateKeys(cw.h))
 			}
 		case pending != nil && !cw.dropped && cw.complete():

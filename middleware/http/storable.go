@@ -76,12 +76,8 @@ func (c *Cache) storable(ri *reqInfo, rt *Route, status int, h http.Header) (ok 
 	if ri.auth && (!cc.has(ccPublic|ccSMaxAge|ccMustRevalidate) || !explicit) {
 		return false, "authorization"
 	}
-	if ri.unkeyed {
-		for _, n := range ri.unkeyedH {
-			if !contains(names, n) {
-				return false, "unkeyed-header"
-			}
-		}
+	if !unkeyedKeyed(ri, names) {
+		return false, "unkeyed-header"
 	}
 	_, etag := h["Etag"]
 	_, lm := h["Last-Modified"]
@@ -101,6 +97,20 @@ func (c *Cache) storable(ri *reqInfo, rt *Route, status int, h http.Header) (ok 
 		return true, "" // stale at once, kept for revalidation
 	}
 	return false, "no-freshness"
+}
+
+// unkeyedKeyed reports whether every unkeyed header the request carried is named in Vary (names),
+// so that a response generated from them can only be served to requests that carry the same.
+func unkeyedKeyed(ri *reqInfo, names []string) bool {
+	if !ri.unkeyed {
+		return true
+	}
+	for _, n := range ri.unkeyedH {
+		if !contains(names, n) {
+			return false
+		}
+	}
+	return true
 }
 
 func contains(names []string, n string) bool {
