@@ -121,6 +121,26 @@ func testHostInKey(t *testing.T, env *Env) {
 	if origin.N.Load() != 3 {
 		t.Fatalf("origin calls = %d, want 3", origin.N.Load())
 	}
+
+	// The scheme comes from the connection, not from an absolute-form request line: a plain
+	// HTTP request for "https://..." cannot fill the entry HTTPS clients get.
+	schemes := &Counter{Fn: func(n int64, w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=60")
+		if r.TLS != nil {
+			fmt.Fprint(w, "over tls")
+		} else {
+			fmt.Fprint(w, "over plain http")
+		}
+	}}
+	hs := env.Handler(t, httpcache.Route{}, schemes)
+	plain := httptest.NewRequest("GET", "http://s.example/scheme", nil)
+	plain.URL.Scheme, plain.URL.Host = "https", "s.example" // GET https://s.example/scheme on a plain connection
+	hs.ServeHTTP(httptest.NewRecorder(), plain)
+	secure := httptest.NewRecorder()
+	hs.ServeHTTP(secure, httptest.NewRequest("GET", "https://s.example/scheme", nil))
+	if secure.Body.String() != "over tls" {
+		t.Fatalf("https request served what a plain request stored: %q (%s)", secure.Body, secure.Header().Get("Cache-Status"))
+	}
 }
 
 func testForwardedHost(t *testing.T, env *Env) {

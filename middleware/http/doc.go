@@ -18,7 +18,8 @@
 // body, or responses to requests carrying headers that commonly change what a handler generates
 // without being part of the URL (X-Forwarded-Host and the like, see [Options.UnkeyedHeaders]).
 //
-// The cache key holds the scheme, the host (lower-cased, default port removed), the path and the
+// The cache key holds the scheme (https for a request that arrived over TLS, http otherwise,
+// whatever an absolute-form request line says), the host (lower-cased, default port removed), the path and the
 // query as the server received them, and the values of the request headers the response names in
 // Vary. Keys, header values and bodies never appear in logs or in the Cache-Status header.
 //
