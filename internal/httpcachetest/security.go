@@ -445,6 +445,20 @@ func testStrategySecurity(t *testing.T, env *Env) {
 		name string
 		set  func(w http.ResponseWriter)
 	}{
+		// Header names written straight into the map, not canonicalised, count all the same.
+		{"lower-case-set-cookie", func(w http.ResponseWriter) {
+			w.Header().Set("Cache-Control", "public, max-age=60")
+			w.Header()["set-cookie"] = []string{"session=secret"}
+		}},
+		{"lower-case-cache-control", func(w http.ResponseWriter) { w.Header()["cache-control"] = []string{"no-store"} }},
+		{"lower-case-private", func(w http.ResponseWriter) {
+			w.Header().Set("Cache-Control", "max-age=60")
+			w.Header()["cache-control"] = []string{"private"}
+		}},
+		{"lower-case-vary-star", func(w http.ResponseWriter) {
+			w.Header().Set("Cache-Control", "max-age=60")
+			w.Header()["vary"] = []string{"*"}
+		}},
 		{"no-freshness-404", func(w http.ResponseWriter) { w.WriteHeader(404) }},
 		{"no-freshness-500", func(w http.ResponseWriter) { w.WriteHeader(500) }},
 		{"no-store", func(w http.ResponseWriter) { w.Header().Set("Cache-Control", "no-store") }},
