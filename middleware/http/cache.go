@@ -322,7 +322,14 @@ func (c *Cache) lookup(ctx context.Context, canon, skey string, h http.Header) (
 		return base, ""
 	}
 	vals := varyValues(h, base.varyNames)
-	v, found, err := tiered.Get[*entry](ctx, c.tc, variantKey(skey, vals))
+	vkey := variantKey(skey, vals)
+	// Only a variant the marker lists is served: one it does not (left out by a concurrent store
+	// of the marker, and so out of reach of the purges and invalidations that walk the list) is
+	// an orphan, a miss until it is stored again.
+	if !slices.Contains(base.variants, vkey) {
+		return nil, "vary-miss"
+	}
+	v, found, err := tiered.Get[*entry](ctx, c.tc, vkey)
 	if err != nil || !found || v == nil || v.marker || v.key != canon || v.varyVals != vals {
 		return nil, "vary-miss"
 	}
