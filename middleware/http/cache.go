@@ -74,7 +74,10 @@ func checkCodec(codec tiered.Codec) error {
 // Close waits for background revalidations and releases the tiered cache when New built it.
 // Requests served after Close are passed to the handler uncached.
 func (c *Cache) Close() error {
-	if c.closed.Swap(true) {
+	c.revalMu.Lock() // see backgroundRevalidate
+	already := c.closed.Swap(true)
+	c.revalMu.Unlock()
+	if already {
 		return nil
 	}
 	c.bg.Wait()

@@ -159,17 +159,26 @@ func (c *Cache) freshenedStorable(ri *reqInfo, ne *entry) bool {
 	return unkeyedKeyed(ri, ne.varyNames)
 }
 
+// testHookBackground, when set by a test, runs as a background revalidation is about to start.
+var testHookBackground func(*Cache)
+
 // backgroundRevalidate starts one revalidation of e (per stored key) that outlives the request,
 // for stale-while-revalidate.
 func (c *Cache) backgroundRevalidate(x *exchange, e *entry) {
-	if c.closed.Load() {
-		return
+	if testHookBackground != nil {
+		testHookBackground(c)
 	}
 	key := x.skey
 	if len(e.varyNames) > 0 {
 		key = variantKey(x.skey, e.varyVals)
 	}
+	// closed is read under revalMu, which Close holds while it sets it: a revalidation either
+	// is counted in bg before Close waits for bg, or does not start.
 	c.revalMu.Lock()
+	if c.closed.Load() {
+		c.revalMu.Unlock()
+		return
+	}
 	if _, busy := c.revals[key]; busy {
 		c.revalMu.Unlock()
 		return
