@@ -38,7 +38,7 @@ func New(opts Options) (*Cache, error) {
 	c := &Cache{opts: opts, tc: opts.Cache, revals: make(map[string]struct{})}
 	c.flights.m = make(map[string]*flight)
 	if c.tc == nil {
-		l1, err := ottertier.New(ottertier.Options{MaxEntries: DefaultL1Entries})
+		l1, err := ottertier.New(ottertier.Options{MaxBytes: DefaultL1MaxBytes})
 		if err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrInvalidOptions, err)
 		}
