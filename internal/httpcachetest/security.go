@@ -24,6 +24,7 @@ func RunSecurity(t *testing.T, adapter Adapter) {
 		t.Run("PrivateNotStored", func(t *testing.T) { testPrivate(t, env) })
 		t.Run("HostInKey", func(t *testing.T) { testHostInKey(t, env) })
 		t.Run("ForwardedHostCannotPoison", func(t *testing.T) { testForwardedHost(t, env) })
+		t.Run("ForwardedHostCannotPoisonRevalidation", func(t *testing.T) { testForwardedHostRevalidation(t, env) })
 		t.Run("GetWithBodyBypasses", func(t *testing.T) { testGetWithBody(t, env) })
 		t.Run("PartialAndNotModifiedNeverServed", func(t *testing.T) { testPartialAndNotModified(t, env) })
 		t.Run("HeadThenGetColdCache", func(t *testing.T) { testHeadThenGet(t, env) })
@@ -120,6 +121,26 @@ func testHostInKey(t *testing.T, env *Env) {
 	if origin.N.Load() != 3 {
 		t.Fatalf("origin calls = %d, want 3", origin.N.Load())
 	}
+
+	// The scheme comes from the connection, not from an absolute-form request line: a plain
+	// HTTP request for "https://..." cannot fill the entry HTTPS clients get.
+	schemes := &Counter{Fn: func(n int64, w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=60")
+		if r.TLS != nil {
+			fmt.Fprint(w, "over tls")
+		} else {
+			fmt.Fprint(w, "over plain http")
+		}
+	}}
+	hs := env.Handler(t, httpcache.Route{}, schemes)
+	plain := httptest.NewRequest("GET", "http://s.example/scheme", nil)
+	plain.URL.Scheme, plain.URL.Host = "https", "s.example" // GET https://s.example/scheme on a plain connection
+	hs.ServeHTTP(httptest.NewRecorder(), plain)
+	secure := httptest.NewRecorder()
+	hs.ServeHTTP(secure, httptest.NewRequest("GET", "https://s.example/scheme", nil))
+	if secure.Body.String() != "over tls" {
+		t.Fatalf("https request served what a plain request stored: %q (%s)", secure.Body, secure.Header().Get("Cache-Status"))
+	}
 }
 
 func testForwardedHost(t *testing.T, env *Env) {
@@ -149,6 +170,54 @@ func testForwardedHost(t *testing.T, env *Env) {
 	final := Do(h, "GET", "http://example.com/poison")
 	if strings.Contains(final.Body.String(), "evil") {
 		t.Fatalf("entry replaced by a poisoned response: %q", final.Body)
+	}
+}
+
+// testForwardedHostRevalidation: a 304 to a revalidation carrying an unkeyed header may reflect
+// it in its headers; the freshened entry is served to that request but not stored, in the
+// request's own revalidation and in a background one (stale-while-revalidate).
+func testForwardedHostRevalidation(t *testing.T, env *Env) {
+	for _, tc := range []struct{ name, cc string }{
+		{"sync", "max-age=1"},
+		{"background", "max-age=1, stale-while-revalidate=60"},
+	} {
+		origin := &Counter{Fn: func(n int64, w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Etag", `"v1"`)
+			host := r.Header.Get("X-Forwarded-Host")
+			if host == "" {
+				host = r.Host
+			}
+			w.Header().Set("Link", "<https://"+host+"/app.js>; rel=preload")
+			if r.Header.Get("If-None-Match") == `"v1"` {
+				w.Header().Set("Cache-Control", "max-age=60")
+				w.WriteHeader(http.StatusNotModified)
+				return
+			}
+			w.Header().Set("Cache-Control", tc.cc)
+			w.Header().Set("Age", "5") // stale at once
+			fmt.Fprint(w, "page")
+		}}
+		h := env.Handler(t, httpcache.Route{}, origin)
+		target := "http://example.com/poison-304/" + tc.name
+		if w := Do(h, "GET", target); strings.Contains(w.Header().Get("Link"), "evil") {
+			t.Fatalf("%s: first response: %q", tc.name, w.Header().Get("Link"))
+		}
+		Do(h, "GET", target, "X-Forwarded-Host", "evil.example")
+		waitFor(t, "revalidation", func() bool { return origin.N.Load() >= 2 })
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			w := Do(h, "GET", target)
+			if strings.Contains(w.Header().Get("Link"), "evil") {
+				t.Fatalf("%s: poisoned headers served to a clean request: %q (%s)", tc.name, w.Header().Get("Link"), status(w))
+			}
+			if Hit(w) && !strings.Contains(status(w), "stale") && !strings.Contains(status(w), "fwd=") {
+				break // a fresh entry from a clean revalidation
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: entry never freshened: %s", tc.name, status(w))
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
 	}
 }
 
@@ -376,6 +445,20 @@ func testStrategySecurity(t *testing.T, env *Env) {
 		name string
 		set  func(w http.ResponseWriter)
 	}{
+		// Header names written straight into the map, not canonicalised, count all the same.
+		{"lower-case-set-cookie", func(w http.ResponseWriter) {
+			w.Header().Set("Cache-Control", "public, max-age=60")
+			w.Header()["set-cookie"] = []string{"session=secret"}
+		}},
+		{"lower-case-cache-control", func(w http.ResponseWriter) { w.Header()["cache-control"] = []string{"no-store"} }},
+		{"lower-case-private", func(w http.ResponseWriter) {
+			w.Header().Set("Cache-Control", "max-age=60")
+			w.Header()["cache-control"] = []string{"private"}
+		}},
+		{"lower-case-vary-star", func(w http.ResponseWriter) {
+			w.Header().Set("Cache-Control", "max-age=60")
+			w.Header()["vary"] = []string{"*"}
+		}},
 		{"no-freshness-404", func(w http.ResponseWriter) { w.WriteHeader(404) }},
 		{"no-freshness-500", func(w http.ResponseWriter) { w.WriteHeader(500) }},
 		{"no-store", func(w http.ResponseWriter) { w.Header().Set("Cache-Control", "no-store") }},
@@ -390,6 +473,29 @@ func testStrategySecurity(t *testing.T, env *Env) {
 		Do(h, "GET", "http://example.com/strategy/"+tc.name)
 		if w := Do(h, "GET", "http://example.com/strategy/"+tc.name); Hit(w) || origin.N.Load() != 2 {
 			t.Errorf("%s: stored under a route strategy", tc.name)
+		}
+	}
+	// A response to a request with Authorization never takes the route's default TTL: public or
+	// must-revalidate without explicit freshness does not make it shareable.
+	for _, cc := range []string{"must-revalidate", "public", "public, must-revalidate"} {
+		origin := &Counter{Fn: func(n int64, w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Cache-Control", cc)
+			w.Header().Set("Etag", fmt.Sprintf(`"e%d"`, n))
+			fmt.Fprintf(w, "for %s", r.Header.Get("Authorization"))
+		}}
+		h := env.Handler(t, httpcache.Route{Strategy: tiered.LongTerm}, origin)
+		target := "http://example.com/strategy/auth/" + strings.ReplaceAll(cc, " ", "")
+		Do(h, "GET", target, "Authorization", "Bearer alice")
+		for _, auth := range []string{"Bearer bob", ""} {
+			var w *httptest.ResponseRecorder
+			if auth == "" {
+				w = Do(h, "GET", target)
+			} else {
+				w = Do(h, "GET", target, "Authorization", auth)
+			}
+			if strings.Contains(w.Body.String(), "alice") || Hit(w) {
+				t.Errorf("%s: response to an authorized request shared: %q (%s)", cc, w.Body, w.Header().Get("Cache-Status"))
+			}
 		}
 	}
 	// The strategy does apply to a plain 200.

@@ -38,7 +38,7 @@ func New(opts Options) (*Cache, error) {
 	c := &Cache{opts: opts, tc: opts.Cache, revals: make(map[string]struct{})}
 	c.flights.m = make(map[string]*flight)
 	if c.tc == nil {
-		l1, err := ottertier.New(ottertier.Options{MaxEntries: DefaultL1Entries})
+		l1, err := ottertier.New(ottertier.Options{MaxBytes: DefaultL1MaxBytes})
 		if err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrInvalidOptions, err)
 		}
@@ -74,7 +74,10 @@ func checkCodec(codec tiered.Codec) error {
 // Close waits for background revalidations and releases the tiered cache when New built it.
 // Requests served after Close are passed to the handler uncached.
 func (c *Cache) Close() error {
-	if c.closed.Swap(true) {
+	c.revalMu.Lock() // see backgroundRevalidate
+	already := c.closed.Swap(true)
+	c.revalMu.Unlock()
+	if already {
 		return nil
 	}
 	c.bg.Wait()
@@ -322,7 +325,14 @@ func (c *Cache) lookup(ctx context.Context, canon, skey string, h http.Header) (
 		return base, ""
 	}
 	vals := varyValues(h, base.varyNames)
-	v, found, err := tiered.Get[*entry](ctx, c.tc, variantKey(skey, vals))
+	vkey := variantKey(skey, vals)
+	// Only a variant the marker lists is served: one it does not (left out by a concurrent store
+	// of the marker, and so out of reach of the purges and invalidations that walk the list) is
+	// an orphan, a miss until it is stored again.
+	if !slices.Contains(base.variants, vkey) {
+		return nil, "vary-miss"
+	}
+	v, found, err := tiered.Get[*entry](ctx, c.tc, vkey)
 	if err != nil || !found || v == nil || v.marker || v.key != canon || v.varyVals != vals {
 		return nil, "vary-miss"
 	}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 )
 
@@ -112,6 +113,7 @@ func (cw *capture) commit(first []byte) {
 	if cw.status == 0 {
 		cw.status = http.StatusOK
 	}
+	canonicalizeHeader(cw.h)
 	if _, ok := cw.h["Content-Type"]; !ok && len(first) > 0 && bodyAllowed(cw.status) {
 		if _, enc := cw.h["Content-Encoding"]; !enc {
 			cw.h.Set("Content-Type", http.DetectContentType(first))
@@ -139,6 +141,32 @@ func (cw *capture) commit(first []byte) {
 		}
 	}
 	cw.w.WriteHeader(cw.status)
+}
+
+// canonicalizeHeader merges the values of header names a handler wrote into the map directly
+// ("set-cookie", "cache-control") into their canonical names, so that every check of the
+// response (storability, Vary, the surrogate-key header) sees them. Values of the canonical name
+// come first, then those of the other spellings in sorted order.
+func canonicalizeHeader(h http.Header) {
+	var odd []string
+	for k := range h {
+		if http.CanonicalHeaderKey(k) != k {
+			odd = append(odd, k)
+		}
+	}
+	if len(odd) == 0 {
+		return
+	}
+	slices.Sort(odd)
+	for _, k := range odd {
+		vs := h[k]
+		if len(vs) == 0 {
+			continue
+		}
+		delete(h, k)
+		ck := http.CanonicalHeaderKey(k)
+		h[ck] = append(slices.Clip(h[ck]), vs...)
+	}
 }
 
 // drop abandons the stored copy; the response keeps streaming to the client.

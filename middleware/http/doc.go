@@ -13,11 +13,13 @@
 // route into a default TTL with [Route.Strategy]. Whatever the route, the cache never stores
 // responses carrying Set-Cookie, private, no-store or Vary: *, partial content (206), 304s,
 // error statuses without explicit freshness, responses to requests with Authorization (unless the
-// response is public, s-maxage or must-revalidate), responses to GET or HEAD requests that carry a
+// response is public, s-maxage or must-revalidate and carries explicit freshness of its own: a
+// route's default TTL never applies to them), responses to GET or HEAD requests that carry a
 // body, or responses to requests carrying headers that commonly change what a handler generates
 // without being part of the URL (X-Forwarded-Host and the like, see [Options.UnkeyedHeaders]).
 //
-// The cache key holds the scheme, the host (lower-cased, default port removed), the path and the
+// The cache key holds the scheme (https for a request that arrived over TLS, http otherwise,
+// whatever an absolute-form request line says), the host (lower-cased, default port removed), the path and the
 // query as the server received them, and the values of the request headers the response names in
 // Vary. Keys, header values and bodies never appear in logs or in the Cache-Status header.
 //

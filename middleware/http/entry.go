@@ -69,7 +69,9 @@ func (e *entry) derive() {
 	}
 	e.etag = h.Get("Etag")
 	e.lastModified = h.Get("Last-Modified")
-	e.authOK = e.cc.has(ccPublic | ccSMaxAge | ccMustRevalidate)
+	// Only a response that says it may be shared and how long it is fresh goes to requests with
+	// Authorization: never one whose lifetime is the route's default.
+	e.authOK = e.cc.has(ccPublic|ccSMaxAge|ccMustRevalidate) && hasExplicitFreshness(h, &e.cc, e.ccField)
 	e.noStale = e.cc.has(ccMustRevalidate | ccProxyRevalidate | ccSMaxAge | ccNoCache)
 	e.lengthV = []string{strconv.Itoa(len(e.body))}
 	e.fields = make([]field, 0, len(h)) // never reuse: a freshened copy shares the old slice

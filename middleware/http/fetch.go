@@ -119,7 +119,7 @@ func (c *Cache) prepare(x *exchange, cw *capture, reqTime int64) (*entry, string
 	if len(e.varyNames) > 0 {
 		e.varyVals = varyValues(x.r.Header, e.varyNames)
 	}
-	if !x.rt.Strategy.IsZero() {
+	if !x.rt.Strategy.IsZero() && !x.ri.auth {
 		e.defTTL = int64(x.rt.Strategy.TTL)
 		e.defStale = int64(x.rt.Strategy.Stale)
 	}

@@ -30,10 +30,7 @@ func (c *Cache) invalidateAfterUnsafe(ctx context.Context, r *http.Request, h ht
 	if err := c.invalidateURL(ctx, skey); err != nil {
 		c.opts.Logger.Warn("httpcache: invalidation after unsafe method failed", "error", err)
 	}
-	scheme := "http"
-	if r.TLS != nil || r.URL.Scheme == "https" {
-		scheme = "https"
-	}
+	scheme := requestScheme(r)
 	base := &url.URL{Scheme: scheme, Host: r.Host, Path: r.URL.Path, RawPath: r.URL.RawPath}
 	for _, name := range []string{"Location", "Content-Location"} {
 		v := h.Get(name)

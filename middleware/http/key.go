@@ -22,18 +22,23 @@ const maxPlainKey = 1024
 // requestKey returns the canonical key of r and the key it is stored under. ok is false when the
 // request cannot be keyed safely (a host with characters no host has).
 func (c *Cache) requestKey(r *http.Request) (canon, storage string, ok bool) {
-	scheme := "http"
-	if r.TLS != nil {
-		scheme = "https"
-	} else if r.URL.Scheme == "https" {
-		scheme = "https"
-	}
+	scheme := requestScheme(r)
 	host, ok := normalizeHost(scheme, r.Host)
 	if !ok {
 		return "", "", false
 	}
 	canon = c.buildKey(scheme, host, r.URL.EscapedPath(), r.URL.RawQuery)
 	return canon, storageKey(c.opts.KeyPrefix, canon), true
+}
+
+// requestScheme is the scheme of the connection r arrived on. The scheme of an absolute-form
+// request line (r.URL.Scheme) is the client's to choose and is ignored: a plain HTTP request for
+// "https://..." is keyed, and answered, as the HTTP request it is.
+func requestScheme(r *http.Request) string {
+	if r.TLS != nil {
+		return "https"
+	}
+	return "http"
 }
 
 // urlKey keys an absolute URL (for purges and for Location-based invalidation).

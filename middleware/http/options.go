@@ -20,8 +20,12 @@ const (
 	DefaultKeepStale = time.Hour
 	// DefaultRevalidateTimeout bounds a background revalidation.
 	DefaultRevalidateTimeout = 30 * time.Second
-	// DefaultL1Entries bounds the in-process cache New builds when Options.Cache is nil. Its
-	// memory is bounded by DefaultL1Entries × MaxBodySize (plus headers) in the worst case.
+	// DefaultL1MaxBytes bounds the in-process cache New builds when Options.Cache is nil: 256 MiB,
+	// each entry weighed by its encoded size (status, headers and body) plus a small overhead.
+	DefaultL1MaxBytes = 256 << 20
+	// DefaultL1Entries is a count of entries for in-process caches built by callers that bound
+	// theirs by entries (ottertier.Options.MaxEntries). Such a cache's memory is bounded only by
+	// DefaultL1Entries × MaxBodySize (plus headers) in the worst case: prefer a byte bound.
 	DefaultL1Entries = 10_000
 	// DefaultName is the cache's name in Cache-Status.
 	DefaultName = "strata"
@@ -46,8 +50,8 @@ var DefaultUnkeyedHeaders = []string{
 // semantics and no default TTL.
 type Options struct {
 	// Cache stores the entries. It must be built with Codec: [Codec] (New checks that entries
-	// survive its codec). Nil means an in-process cache of DefaultL1Entries entries that
-	// [Cache.Close] releases. A cache given here stays the caller's to close, after this one.
+	// survive its codec). Nil means an in-process cache bounded to DefaultL1MaxBytes bytes
+	// (entries weighed by their encoded size) that [Cache.Close] releases. A cache given here stays the caller's to close, after this one.
 	// With a byte tier (Redis) below it, an L1 bounded by bytes (ottertier.Options.MaxBytes)
 	// weighs each entry by its encoded size.
 	Cache *tiered.Cache

@@ -85,7 +85,11 @@ func (x *exchange) revalidate(e *entry) {
 	case "validated":
 		ne := c.freshen(e, cw.h, reqTime, time.Now().UnixNano())
 		st := cacheStatus{fwd: "stale", fwdStatus: http.StatusNotModified}
-		if ne != nil && c.store(ctx, x.skey, ne, c.surrogateKeys(cw.h)) {
+		if ne != nil && !c.freshenedStorable(x.ri, ne) {
+			// The 304 answered a request with unkeyed headers and may reflect them: it goes to
+			// this client only.
+			st.detail = "unkeyed-header"
+		} else if ne != nil && c.store(ctx, x.skey, ne, c.surrogateKeys(cw.h)) {
 			st.stored = true
 			shared = ne
 		} else if ne == nil {
@@ -145,17 +149,36 @@ func (c *Cache) freshen(e *entry, h http.Header, reqTime, respTime int64) *entry
 	return &ne
 }
 
+// freshenedStorable reports whether an entry freshened by the 304 to a request described by ri
+// may be stored: like a full response, not when the request carried unkeyed headers that do not
+// select the stored variant (ne.varyNames, what its key was built from).
+func (c *Cache) freshenedStorable(ri *reqInfo, ne *entry) bool {
+	if _, star := varyNames(ne.header); star {
+		return false
+	}
+	return unkeyedKeyed(ri, ne.varyNames)
+}
+
+// testHookBackground, when set by a test, runs as a background revalidation is about to start.
+var testHookBackground func(*Cache)
+
 // backgroundRevalidate starts one revalidation of e (per stored key) that outlives the request,
 // for stale-while-revalidate.
 func (c *Cache) backgroundRevalidate(x *exchange, e *entry) {
-	if c.closed.Load() {
-		return
+	if testHookBackground != nil {
+		testHookBackground(c)
 	}
 	key := x.skey
 	if len(e.varyNames) > 0 {
 		key = variantKey(x.skey, e.varyVals)
 	}
+	// closed is read under revalMu, which Close holds while it sets it: a revalidation either
+	// is counted in bg before Close waits for bg, or does not start.
 	c.revalMu.Lock()
+	if c.closed.Load() {
+		c.revalMu.Unlock()
+		return
+	}
 	if _, busy := c.revals[key]; busy {
 		c.revalMu.Unlock()
 		return
@@ -199,7 +222,7 @@ func (c *Cache) backgroundRevalidate(x *exchange, e *entry) {
 		cw.finish()
 		switch {
 		case validated:
-			if ne := c.freshen(e, cw.h, reqTime, time.Now().UnixNano()); ne != nil {
+			if ne := c.freshen(e, cw.h, reqTime, time.Now().UnixNano()); ne != nil && c.freshenedStorable(bx.ri, ne) {
 				c.store(ctx, x.skey, ne, c.surrogateKeys(cw.h))
 			}
 		case pending != nil && !cw.dropped && cw.complete():

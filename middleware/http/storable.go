@@ -70,17 +70,15 @@ func (c *Cache) storable(ri *reqInfo, rt *Route, status int, h http.Header) (ok 
 	if star {
 		return false, "vary-star"
 	}
-	if ri.auth && !cc.has(ccPublic|ccSMaxAge|ccMustRevalidate) {
+	explicit := hasExplicitFreshness(h, &cc, field)
+	// A response to a request with Authorization is shared only when it says so (RFC 9111 §3.5)
+	// and says how long for itself: a route's default TTL never applies to it.
+	if ri.auth && (!cc.has(ccPublic|ccSMaxAge|ccMustRevalidate) || !explicit) {
 		return false, "authorization"
 	}
-	if ri.unkeyed {
-		for _, n := range ri.unkeyedH {
-			if !contains(names, n) {
-				return false, "unkeyed-header"
-			}
-		}
+	if !unkeyedKeyed(ri, names) {
+		return false, "unkeyed-header"
 	}
-	explicit := hasExplicitFreshness(h, &cc, field)
 	_, etag := h["Etag"]
 	_, lm := h["Last-Modified"]
 	validator := etag || lm
@@ -99,6 +97,20 @@ func (c *Cache) storable(ri *reqInfo, rt *Route, status int, h http.Header) (ok 
 		return true, "" // stale at once, kept for revalidation
 	}
 	return false, "no-freshness"
+}
+
+// unkeyedKeyed reports whether every unkeyed header the request carried is named in Vary (names),
+// so that a response generated from them can only be served to requests that carry the same.
+func unkeyedKeyed(ri *reqInfo, names []string) bool {
+	if !ri.unkeyed {
+		return true
+	}
+	for _, n := range ri.unkeyedH {
+		if !contains(names, n) {
+			return false
+		}
+	}
+	return true
 }
 
 func contains(names []string, n string) bool {
