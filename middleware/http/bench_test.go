@@ -115,3 +115,35 @@ func BenchmarkHTTPMissStore(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkHTTPHitVsStatic alternates blocks of BenchmarkHTTPStatic's and BenchmarkHTTPHitL1's
+// requests and reports their mean costs and ratio: on a shared machine the load of others changes
+// between two benchmarks run one after the other, not between two blocks run back to back.
+func BenchmarkHTTPHitVsStatic(b *testing.B) {
+	hit := benchCache(b, false).Middleware(static)
+	r := httptest.NewRequest("GET", "http://example.com/static", nil)
+	serve(b, hit, r)
+	const block = 256
+	var ts, th time.Duration
+	run := func(h http.Handler) time.Duration {
+		t0 := time.Now()
+		for range block {
+			serve(b, h, r)
+		}
+		return time.Since(t0)
+	}
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		if i%2 == 0 { // alternate which goes first
+			ts += run(static)
+			th += run(hit)
+		} else {
+			th += run(hit)
+			ts += run(static)
+		}
+	}
+	n := float64(b.N * block)
+	b.ReportMetric(float64(ts)/n, "static-ns/req")
+	b.ReportMetric(float64(th)/n, "hit-ns/req")
+	b.ReportMetric(float64(th)/float64(ts), "x-static")
+}
