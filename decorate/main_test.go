@@ -2,14 +2,12 @@ package decorate_test
 
 import (
 	"fmt"
-	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
-	"go.uber.org/goleak"
 
 	"github.com/stratacache/strata/internal/redistest"
 	"github.com/stratacache/strata/tiered"
@@ -17,16 +15,7 @@ import (
 	redistier "github.com/stratacache/strata/tiered/redis"
 )
 
-func TestMain(m *testing.M) {
-	code := redistest.RunWithoutExit(m)
-	if code == 0 {
-		if err := goleak.Find(); err != nil {
-			fmt.Fprintln(os.Stderr, "goroutine leak:", err)
-			code = 1
-		}
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { redistest.Main(m) }
 
 // env is one cache instance (an otter L1 over the shared Redis) standing for one process.
 type env struct {

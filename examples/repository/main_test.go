@@ -13,21 +13,11 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"go.uber.org/goleak"
 
 	"github.com/stratacache/strata/internal/redistest"
 )
 
-func TestMain(m *testing.M) {
-	code := redistest.RunWithoutExit(m)
-	if code == 0 {
-		if err := goleak.Find(); err != nil {
-			fmt.Fprintln(os.Stderr, "goroutine leak:", err)
-			code = 1
-		}
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { redistest.Main(m) }
 
 // connect returns a pool on DATABASE_URL (or the default). A missing PostgreSQL fails the test:
 // CI provides one with scripts/ensure-postgres.

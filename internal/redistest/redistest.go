@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"go.uber.org/goleak"
 )
 
 // EnvURL names the environment variable that points the tests at an existing Redis.
@@ -117,13 +118,17 @@ func Shared(tb testing.TB) *Server {
 	return shared.srv
 }
 
-// Main runs the tests of a package and then stops the shared server. Use it from TestMain:
+// Main runs the tests of a package, stops the shared server, and fails the run when goroutines
+// are left behind (go.uber.org/goleak). Use it from TestMain:
 //
 //	func TestMain(m *testing.M) { redistest.Main(m) }
 func Main(m *testing.M) {
-	code := m.Run()
-	if shared.srv != nil {
-		shared.srv.Close()
+	code := RunWithoutExit(m)
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintln(os.Stderr, "goroutine leak:", err)
+			code = 1
+		}
 	}
 	os.Exit(code)
 }

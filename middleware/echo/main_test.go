@@ -1,13 +1,10 @@
 package echocache_test
 
 import (
-	"fmt"
 	"net/http"
-	"os"
 	"testing"
 
 	"github.com/labstack/echo/v4"
-	"go.uber.org/goleak"
 
 	"github.com/stratacache/strata/internal/httpcachetest"
 	"github.com/stratacache/strata/internal/redistest"
@@ -15,16 +12,7 @@ import (
 	httpcache "github.com/stratacache/strata/middleware/http"
 )
 
-func TestMain(m *testing.M) {
-	code := redistest.RunWithoutExit(m)
-	if code == 0 {
-		if err := goleak.Find(); err != nil {
-			fmt.Fprintln(os.Stderr, "goroutine leak:", err)
-			code = 1
-		}
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { redistest.Main(m) }
 
 // adapter serves h as every route of an Echo server, behind the cache.
 func adapter(t testing.TB, c *httpcache.Cache, rt httpcache.Route, h http.Handler) http.Handler {
