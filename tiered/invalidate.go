@@ -143,23 +143,7 @@ func (c *Cache) InvalidatePattern(ctx context.Context, pattern string) error {
 	c.inv.local.Add(1)
 	var errs []error
 	full := glob.Escape(c.namespace) + pattern
-	for _, t := range c.tiers {
-		if t.bb == nil {
-			continue
-		}
-		pd, ok := t.bb.(PatternDeleter)
-		if !ok {
-			errs = append(errs, fmt.Errorf("%w: %s (L%d) cannot delete by pattern", ErrUnsupported, t.name, t.level+1))
-			continue
-		}
-		_, _, err := c.callTierWithin(ctx, t, CallDelete, c.bulkTimeout(t), func(ctx context.Context) ([]byte, bool, error) {
-			_, err := pd.DeletePattern(ctx, full)
-			return nil, false, err
-		})
-		if err != nil {
-			errs = append(errs, tierErr(t, err))
-		}
-	}
+	errs = append(errs, c.deleteRemotePattern(ctx, full)...)
 	c.deleteValuePattern(pattern)
 	errs = append(errs, c.broadcast(ctx, &busMessage{kind: kindPattern, pattern: pattern}))
 	err := errors.Join(errs...)
@@ -245,6 +229,20 @@ func (c *Cache) InvalidateAll(ctx context.Context) error {
 	c.inv.local.Add(1)
 	var errs []error
 	full := glob.Escape(c.namespace) + "*"
+	errs = append(errs, c.deleteRemotePattern(ctx, full)...)
+	c.clearValueTiers(ctx)
+	errs = append(errs, c.broadcast(ctx, &busMessage{kind: kindClear}))
+	err := errors.Join(errs...)
+	if c.obs != nil {
+		c.obs.EndOp(ctx, OpInvalidate, OpResult{Tier: -1, Err: err, Duration: time.Since(start)})
+	}
+	return err
+}
+
+// deleteRemotePattern deletes the keys matching full (a pattern that already carries the escaped
+// namespace) from every byte tier, and returns the tiers' errors.
+func (c *Cache) deleteRemotePattern(ctx context.Context, full string) []error {
+	var errs []error
 	for _, t := range c.tiers {
 		if t.bb == nil {
 			continue
@@ -262,13 +260,7 @@ func (c *Cache) InvalidateAll(ctx context.Context) error {
 			errs = append(errs, tierErr(t, err))
 		}
 	}
-	c.clearValueTiers(ctx)
-	errs = append(errs, c.broadcast(ctx, &busMessage{kind: kindClear}))
-	err := errors.Join(errs...)
-	if c.obs != nil {
-		c.obs.EndOp(ctx, OpInvalidate, OpResult{Tier: -1, Err: err, Duration: time.Since(start)})
-	}
-	return err
+	return errs
 }
 
 // broadcast publishes m when the cache has a bus.
