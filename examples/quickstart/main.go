@@ -104,7 +104,7 @@ func run(ctx context.Context) error {
 		if _, err := tiered.Load(ctx, other, "user:42", tiered.ShortTerm, load); err != nil {
 			return err
 		}
-		fmt.Printf("  other process %-7s %9v  (from Redis, promoted into its L1 with the remaining TTL)\n", "L2 hit", round(time.Since(start)))
+		fmt.Printf("  2nd instance %-8s %9v  (from Redis, promoted into its own L1 with the remaining TTL)\n", "L2 hit", round(time.Since(start)))
 	}
 
 	before := dbCalls.Load()
