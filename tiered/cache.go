@@ -214,6 +214,19 @@ func (c *Cache) check(key string) error {
 	return nil
 }
 
+// checkKeys validates the keys of a removal.
+func (c *Cache) checkKeys(keys []string) error {
+	if c.closed.Load() {
+		return ErrClosed
+	}
+	for _, k := range keys {
+		if k == "" {
+			return ErrEmptyKey
+		}
+	}
+	return nil
+}
+
 // detach returns a context for work shared by several callers: it keeps ctx's values (trace
 // spans) but not its cancellation, and is bounded by LoadTimeout.
 func (c *Cache) detach(ctx context.Context) (context.Context, context.CancelFunc) {

@@ -30,16 +30,8 @@ var ErrNoNamespace = errors.New("tiered: InvalidateAll needs a Namespace")
 // the in-process tiers of every other instance. A failed delete or broadcast is returned (joined),
 // since it may leave an old value behind.
 func (c *Cache) Invalidate(ctx context.Context, keys ...string) error {
-	if c.closed.Load() {
-		return ErrClosed
-	}
-	if len(keys) == 0 {
-		return nil
-	}
-	for _, k := range keys {
-		if k == "" {
-			return ErrEmptyKey
-		}
+	if err := c.checkKeys(keys); err != nil || len(keys) == 0 {
+		return err
 	}
 	var start time.Time
 	if c.obs != nil {

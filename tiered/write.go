@@ -94,16 +94,8 @@ func (c *Cache) storeLifetime(ctx context.Context, key string, value any, lt lif
 // Delete removes the keys from every tier. Unlike a dropped write, a failed delete leaves an old
 // value behind, so its error is returned whatever the fail mode.
 func (c *Cache) Delete(ctx context.Context, keys ...string) error {
-	if c.closed.Load() {
-		return ErrClosed
-	}
-	if len(keys) == 0 {
-		return nil
-	}
-	for _, k := range keys {
-		if k == "" {
-			return ErrEmptyKey
-		}
+	if err := c.checkKeys(keys); err != nil || len(keys) == 0 {
+		return err
 	}
 	var start time.Time
 	if c.obs != nil {
