@@ -33,22 +33,11 @@ func (c *Cache) Invalidate(ctx context.Context, keys ...string) error {
 	if err := c.checkKeys(keys); err != nil || len(keys) == 0 {
 		return err
 	}
-	var start time.Time
-	if c.obs != nil {
-		start = time.Now()
-		ctx = c.obs.StartOp(ctx, OpInvalidate)
-	}
-	c.inv.local.Add(1)
-	err := c.deleteLocal(ctx, keys, true)
-	err = errors.Join(err, c.broadcast(ctx, &busMessage{kind: kindKeys, keys: keys}))
-	if c.obs != nil {
-		r := OpResult{Tier: -1, Err: err, Duration: time.Since(start)}
-		if len(keys) == 1 {
-			r.Key = keys[0]
-		}
-		c.obs.EndOp(ctx, OpInvalidate, r)
-	}
-	return err
+	return c.observeWrite(ctx, OpInvalidate, oneKey(keys), func(ctx context.Context) error {
+		c.inv.local.Add(1)
+		err := c.deleteLocal(ctx, keys, true)
+		return errors.Join(err, c.broadcast(ctx, &busMessage{kind: kindKeys, keys: keys}))
+	})
 }
 
 // Update writes value to every tier, like Set, and sends it to the other instances (with a bus),
@@ -69,39 +58,33 @@ func (c *Cache) Update(ctx context.Context, key string, value any, s Strategy, o
 	if err != nil {
 		return err
 	}
-	var start time.Time
-	if c.obs != nil {
-		start = time.Now()
-		ctx = c.obs.StartOp(ctx, OpUpdate)
-	}
-	c.inv.local.Add(1)
-	c.ctr.sets.Add(1)
-	w := writeOptions(opts)
-	lt := s.lifetime(false)
-	now := time.Now().UnixNano()
-	payload, flags, encoded, err := c.storeLifetime(ctx, key, value, lt, false, w)
-	if c.bus != nil {
-		var m *busMessage
-		if !encoded && err == nil && lt.fresh > 0 {
-			// No byte tier encoded it. A value the codec cannot encode is still fine in L1 (as
-			// with Set); the others then get an invalidation.
-			var encErr error
-			payload, flags, encErr = c.encode(value)
-			encoded = encErr == nil
+	return c.observeWrite(ctx, OpUpdate, key, func(ctx context.Context) error {
+		c.inv.local.Add(1)
+		c.ctr.sets.Add(1)
+		w := writeOptions(opts)
+		lt := s.lifetime(false)
+		now := time.Now().UnixNano()
+		payload, flags, encoded, err := c.storeLifetime(ctx, key, value, lt, false, w)
+		if c.bus != nil {
+			var m *busMessage
+			if !encoded && err == nil && lt.fresh > 0 {
+				// No byte tier encoded it. A value the codec cannot encode is still fine in L1 (as
+				// with Set); the others then get an invalidation.
+				var encErr error
+				payload, flags, encErr = c.encode(value)
+				encoded = encErr == nil
+			}
+			if encoded && lt.fresh > 0 && len(payload) <= c.bus.maxUpdate {
+				m = &busMessage{kind: kindUpdate, key: key, tags: w.tags, entry: envelope{
+					flags: flags, created: now, staleAt: now + lt.fresh, expiresAt: now + lt.fresh + lt.stale, payload: payload,
+				}}
+			} else {
+				m = &busMessage{kind: kindKeys, keys: []string{key}}
+			}
+			err = errors.Join(err, c.bus.publish(ctx, m))
 		}
-		if encoded && lt.fresh > 0 && len(payload) <= c.bus.maxUpdate {
-			m = &busMessage{kind: kindUpdate, key: key, tags: w.tags, entry: envelope{
-				flags: flags, created: now, staleAt: now + lt.fresh, expiresAt: now + lt.fresh + lt.stale, payload: payload,
-			}}
-		} else {
-			m = &busMessage{kind: kindKeys, keys: []string{key}}
-		}
-		err = errors.Join(err, c.bus.publish(ctx, m))
-	}
-	if c.obs != nil {
-		c.obs.EndOp(ctx, OpUpdate, OpResult{Tier: -1, Err: err, Key: key, Duration: time.Since(start)})
-	}
-	return err
+		return err
+	})
 }
 
 // SetWithBroadcast is Update under the seed's other name: write every tier and send the value to
@@ -127,22 +110,15 @@ func (c *Cache) InvalidatePattern(ctx context.Context, pattern string) error {
 	if pattern == "" {
 		return ErrEmptyPattern
 	}
-	var start time.Time
-	if c.obs != nil {
-		start = time.Now()
-		ctx = c.obs.StartOp(ctx, OpInvalidate)
-	}
-	c.inv.local.Add(1)
-	var errs []error
-	full := glob.Escape(c.namespace) + pattern
-	errs = append(errs, c.deleteRemotePattern(ctx, full)...)
-	c.deleteValuePattern(pattern)
-	errs = append(errs, c.broadcast(ctx, &busMessage{kind: kindPattern, pattern: pattern}))
-	err := errors.Join(errs...)
-	if c.obs != nil {
-		c.obs.EndOp(ctx, OpInvalidate, OpResult{Tier: -1, Err: err, Duration: time.Since(start)})
-	}
-	return err
+	return c.observeWrite(ctx, OpInvalidate, "", func(ctx context.Context) error {
+		c.inv.local.Add(1)
+		var errs []error
+		full := glob.Escape(c.namespace) + pattern
+		errs = append(errs, c.deleteRemotePattern(ctx, full)...)
+		c.deleteValuePattern(pattern)
+		errs = append(errs, c.broadcast(ctx, &busMessage{kind: kindPattern, pattern: pattern}))
+		return errors.Join(errs...)
+	})
 }
 
 // InvalidateTags removes every entry written with one of the tags (see [Tags]) from every tier,
@@ -156,50 +132,43 @@ func (c *Cache) InvalidateTags(ctx context.Context, tags ...string) error {
 	if len(tags) == 0 {
 		return nil
 	}
-	var start time.Time
-	if c.obs != nil {
-		start = time.Now()
-		ctx = c.obs.StartOp(ctx, OpInvalidate)
-	}
-	c.inv.local.Add(1)
-	keys := c.tags.take(tags)
-	var errs []error
-	for _, t := range c.tiers {
-		ti, ok := t.bb.(TagIndexer)
-		if !ok {
-			continue
-		}
-		var found []string
-		_, _, err := c.callTierWithin(ctx, t, CallDelete, c.bulkTimeout(t), func(ctx context.Context) ([]byte, bool, error) {
-			var err error
-			found, err = ti.TakeTagged(ctx, c.tagKeys(tags))
-			return nil, false, err
-		})
-		if err != nil {
-			errs = append(errs, tierErr(t, err))
-			continue
-		}
-		for _, k := range found {
-			if k, ok := strings.CutPrefix(k, c.namespace); ok && k != "" {
-				keys = append(keys, k)
+	return c.observeWrite(ctx, OpInvalidate, "", func(ctx context.Context) error {
+		c.inv.local.Add(1)
+		keys := c.tags.take(tags)
+		var errs []error
+		for _, t := range c.tiers {
+			ti, ok := t.bb.(TagIndexer)
+			if !ok {
+				continue
+			}
+			var found []string
+			_, _, err := c.callTierWithin(ctx, t, CallDelete, c.bulkTimeout(t), func(ctx context.Context) ([]byte, bool, error) {
+				var err error
+				found, err = ti.TakeTagged(ctx, c.tagKeys(tags))
+				return nil, false, err
+			})
+			if err != nil {
+				errs = append(errs, tierErr(t, err))
+				continue
+			}
+			for _, k := range found {
+				if k, ok := strings.CutPrefix(k, c.namespace); ok && k != "" {
+					keys = append(keys, k)
+				}
 			}
 		}
-	}
-	keys = dedupe(keys)
-	if len(keys) > 0 {
-		errs = append(errs, c.deleteLocal(ctx, keys, true))
-	}
-	m := &busMessage{kind: kindTags, tags: tags, keys: keys}
-	if len(keys) > maxBroadcastKeys {
-		// Cheaper for everyone than a huge message: the others empty their in-process tiers.
-		m = &busMessage{kind: kindClear}
-	}
-	errs = append(errs, c.broadcast(ctx, m))
-	err := errors.Join(errs...)
-	if c.obs != nil {
-		c.obs.EndOp(ctx, OpInvalidate, OpResult{Tier: -1, Err: err, Duration: time.Since(start)})
-	}
-	return err
+		keys = dedupe(keys)
+		if len(keys) > 0 {
+			errs = append(errs, c.deleteLocal(ctx, keys, true))
+		}
+		m := &busMessage{kind: kindTags, tags: tags, keys: keys}
+		if len(keys) > maxBroadcastKeys {
+			// Cheaper for everyone than a huge message: the others empty their in-process tiers.
+			m = &busMessage{kind: kindClear}
+		}
+		errs = append(errs, c.broadcast(ctx, m))
+		return errors.Join(errs...)
+	})
 }
 
 // InvalidateAll removes every entry of the cache's namespace from every tier (byte tiers by
@@ -213,22 +182,15 @@ func (c *Cache) InvalidateAll(ctx context.Context) error {
 	if c.hasBytes && c.namespace == "" {
 		return ErrNoNamespace
 	}
-	var start time.Time
-	if c.obs != nil {
-		start = time.Now()
-		ctx = c.obs.StartOp(ctx, OpInvalidate)
-	}
-	c.inv.local.Add(1)
-	var errs []error
-	full := glob.Escape(c.namespace) + "*"
-	errs = append(errs, c.deleteRemotePattern(ctx, full)...)
-	c.clearValueTiers(ctx)
-	errs = append(errs, c.broadcast(ctx, &busMessage{kind: kindClear}))
-	err := errors.Join(errs...)
-	if c.obs != nil {
-		c.obs.EndOp(ctx, OpInvalidate, OpResult{Tier: -1, Err: err, Duration: time.Since(start)})
-	}
-	return err
+	return c.observeWrite(ctx, OpInvalidate, "", func(ctx context.Context) error {
+		c.inv.local.Add(1)
+		var errs []error
+		full := glob.Escape(c.namespace) + "*"
+		errs = append(errs, c.deleteRemotePattern(ctx, full)...)
+		c.clearValueTiers(ctx)
+		errs = append(errs, c.broadcast(ctx, &busMessage{kind: kindClear}))
+		return errors.Join(errs...)
+	})
 }
 
 // deleteRemotePattern deletes the keys matching full (a pattern that already carries the escaped

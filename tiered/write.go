@@ -18,17 +18,10 @@ func (c *Cache) Set(ctx context.Context, key string, value any, s Strategy, opts
 	if err != nil {
 		return err
 	}
-	var start time.Time
-	if c.obs != nil {
-		start = time.Now()
-		ctx = c.obs.StartOp(ctx, OpSet)
-	}
-	c.ctr.sets.Add(1)
-	err = c.store(ctx, key, value, s, false, writeOptions(opts))
-	if c.obs != nil {
-		c.obs.EndOp(ctx, OpSet, OpResult{Tier: -1, Err: err, Key: key, Duration: time.Since(start)})
-	}
-	return err
+	return c.observeWrite(ctx, OpSet, key, func(ctx context.Context) error {
+		c.ctr.sets.Add(1)
+		return c.store(ctx, key, value, s, false, writeOptions(opts))
+	})
 }
 
 // store writes value (or a negative entry) to every tier, the lowest first. w's tags are indexed
@@ -97,21 +90,10 @@ func (c *Cache) Delete(ctx context.Context, keys ...string) error {
 	if err := c.checkKeys(keys); err != nil || len(keys) == 0 {
 		return err
 	}
-	var start time.Time
-	if c.obs != nil {
-		start = time.Now()
-		ctx = c.obs.StartOp(ctx, OpDelete)
-	}
-	c.ctr.deletes.Add(1)
-	err := c.deleteLocal(ctx, keys, true)
-	if c.obs != nil {
-		r := OpResult{Tier: -1, Err: err, Duration: time.Since(start)}
-		if len(keys) == 1 {
-			r.Key = keys[0]
-		}
-		c.obs.EndOp(ctx, OpDelete, r)
-	}
-	return err
+	return c.observeWrite(ctx, OpDelete, oneKey(keys), func(ctx context.Context) error {
+		c.ctr.deletes.Add(1)
+		return c.deleteLocal(ctx, keys, true)
+	})
 }
 
 // deleteLocal removes keys from the value tiers and, when remote is set, from the byte tiers. It
@@ -143,4 +125,25 @@ func (c *Cache) maxScale() float64 {
 		m = max(m, t.scale)
 	}
 	return m
+}
+
+// observeWrite runs fn as the write operation op and reports it to the Observer (key is the one
+// key it concerns, or ""). Without an Observer it is a plain call.
+func (c *Cache) observeWrite(ctx context.Context, op Op, key string, fn func(context.Context) error) error {
+	if c.obs == nil {
+		return fn(ctx)
+	}
+	start := time.Now()
+	ctx = c.obs.StartOp(ctx, op)
+	err := fn(ctx)
+	c.obs.EndOp(ctx, op, OpResult{Tier: -1, Err: err, Key: key, Duration: time.Since(start)})
+	return err
+}
+
+// oneKey returns the key of a single-key operation, "" for several.
+func oneKey(keys []string) string {
+	if len(keys) == 1 {
+		return keys[0]
+	}
+	return ""
 }
