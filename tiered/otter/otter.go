@@ -66,6 +66,7 @@ func New(o Options) (*Backend, error) {
 	}
 	opts := &otter.Options[string, *node]{
 		StatsRecorder: o.StatsRecorder,
+		Executor:      newMaintenance().run,
 		ExpiryCalculator: otter.ExpiryWritingFunc(func(e otter.Entry[string, *node]) time.Duration {
 			return e.Value.ttl
 		}),
