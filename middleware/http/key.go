@@ -60,16 +60,7 @@ func (c *Cache) urlKey(u *url.URL) (canon, storage string, ok bool) {
 }
 
 func (c *Cache) buildKey(scheme, host, path, query string) string {
-	var b strings.Builder
-	b.Grow(len(c.opts.KeyPrefix) + len(scheme) + 3 + len(host) + len(path) + 1 + len(query))
-	b.WriteString(c.opts.KeyPrefix)
-	b.WriteString(scheme)
-	b.WriteString("://")
-	b.WriteString(host)
-	b.WriteString(path)
-	b.WriteByte('?')
-	b.WriteString(query)
-	return b.String()
+	return c.opts.KeyPrefix + scheme + "://" + host + path + "?" + query
 }
 
 func storageKey(prefix, canon string) string {

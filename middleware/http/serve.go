@@ -83,11 +83,11 @@ func notModified(r *http.Request, e *entry) bool {
 		}
 		return false
 	}
-	ims := r.Header.Get("If-Modified-Since")
-	if ims == "" {
+	ims := r.Header["If-Modified-Since"]
+	if len(ims) == 0 || ims[0] == "" {
 		return false
 	}
-	since, ok := parseHTTPDate(ims)
+	since, ok := parseHTTPDate(ims[0])
 	if !ok {
 		return false
 	}
