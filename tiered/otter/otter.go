@@ -55,6 +55,11 @@ type sizer interface{ Size() int }
 
 // New builds a Backend.
 func New(o Options) (*Backend, error) {
+	return build(o, newMaintenance())
+}
+
+// build is New with the maintenance executor chosen by the caller.
+func build(o Options, m *maintenance) (*Backend, error) {
 	if o.MaxEntries < 0 {
 		return nil, errors.Join(ErrInvalidOptions, errors.New("MaxEntries is negative"))
 	}
@@ -66,7 +71,7 @@ func New(o Options) (*Backend, error) {
 	}
 	opts := &otter.Options[string, *node]{
 		StatsRecorder: o.StatsRecorder,
-		Executor:      newMaintenance().run,
+		Executor:      m.run,
 		ExpiryCalculator: otter.ExpiryWritingFunc(func(e otter.Entry[string, *node]) time.Duration {
 			return e.Value.ttl
 		}),
