@@ -16,7 +16,8 @@ import (
 // Attribute keys set on spans and metrics. Tier levels count from 1 (L1 is level 1), as in the
 // cache's logs.
 const (
-	// AttrOperation is the cache operation: get, load, set, delete, invalidate, update, refresh.
+	// AttrOperation is the cache operation: get, load, set, delete, invalidate, update, refresh,
+	// get_many, set_many.
 	AttrOperation = attribute.Key("strata.operation")
 	// AttrResult is how a read ended: hit, miss, stale, negative (a cached "not found"), and on
 	// the requests metric also coalesced.
@@ -51,6 +52,11 @@ const (
 	// that could not be applied), malformed (a message that could not be decoded) or own_echo
 	// (this cache's own message coming back, ignored).
 	AttrInvalidationEvent = attribute.Key("strata.invalidation.event")
+	// AttrBatchKeys is the number of keys of a batch operation (get_many, set_many).
+	AttrBatchKeys = attribute.Key("strata.batch.keys")
+	// AttrBatchFound is the number of keys a get_many answered, with a value or a cached "not
+	// found"; the others are misses.
+	AttrBatchFound = attribute.Key("strata.batch.found")
 	// AttrKeyHash is the keyed hash of the key, with [WithKeyHash] only.
 	AttrKeyHash = attribute.Key("strata.key.hash")
 	// AttrErrorType is the semantic-conventions error.type: a short name for the errors the cache
@@ -67,7 +73,7 @@ const (
 	resultCoalesced = "coalesced"
 )
 
-var opSpanNames = [...]string{"strata.unknown", "strata.get", "strata.load", "strata.set", "strata.delete", "strata.invalidate", "strata.update", "strata.refresh"}
+var opSpanNames = [...]string{"strata.unknown", "strata.get", "strata.load", "strata.set", "strata.delete", "strata.invalidate", "strata.update", "strata.refresh", "strata.get_many", "strata.set_many"}
 
 func opSpanName(op tiered.Op) string {
 	if int(op) < len(opSpanNames) {

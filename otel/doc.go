@@ -15,8 +15,10 @@
 // # Spans
 //
 // Every public operation of the cache gets one INTERNAL span, named after it: strata.get,
-// strata.load, strata.set, strata.delete, strata.invalidate, strata.update and strata.refresh (the
-// background reload of a stale entry). Inside it, each call to a remote tier is a CLIENT span named
+// strata.load, strata.set, strata.delete, strata.invalidate, strata.update, strata.refresh (the
+// background reload of a stale entry), and strata.get_many and strata.set_many for the batch calls
+// of decorate.Batch, with the number of keys (strata.batch.keys) and of keys found
+// (strata.batch.found) as attributes. Inside it, each call to a remote tier is a CLIENT span named
 // strata.tier.get, strata.tier.set or strata.tier.delete, and the loader runs inside a strata.loader
 // span, so the spans of the loader's own work (a database query, say) nest under it. The in-process
 // L1 gets no span of its own — one would cost far more than the lookup — its result is the

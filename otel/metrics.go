@@ -21,8 +21,8 @@ var durationBuckets = []float64{
 }
 
 const (
-	numOps      = 8 // tiered.Op values, 0 included
-	numOutcomes = 5 // tiered.Outcome values
+	numOps      = 10 // tiered.Op values, 0 included
+	numOutcomes = 5  // tiered.Outcome values
 )
 
 // instruments holds the observer's instruments and the measurement options of the common cases,

@@ -248,3 +248,14 @@ func TestMetricsEvictions(t *testing.T) {
 		return ok && sumPoint(t, m, "strata.cache.evictions", AttrTierName.String("otter")) >= 150
 	})
 }
+
+// TestOpTablesCoverEveryOp: the per-operation tables are sized for every tiered.Op.
+func TestOpTablesCoverEveryOp(t *testing.T) {
+	last := tiered.OpSetMany
+	if numOps != int(last)+1 || len(opSpanNames) != numOps {
+		t.Fatalf("numOps %d, span names %d, want %d", numOps, len(opSpanNames), int(last)+1)
+	}
+	if (last + 1).String() != "unknown" {
+		t.Fatalf("tiered.Op %d is named %q: the tables here miss it", last+1, (last + 1).String())
+	}
+}

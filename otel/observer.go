@@ -169,6 +169,12 @@ func (o *Observer) EndOp(ctx context.Context, op tiered.Op, r tiered.OpResult) {
 		}
 		attrs = append(attrs, AttrL1Result.String(l1))
 	}
+	if r.Keys > 0 {
+		attrs = append(attrs, AttrBatchKeys.Int(r.Keys))
+		if op == tiered.OpGetMany {
+			attrs = append(attrs, AttrBatchFound.Int(r.Found))
+		}
+	}
 	if r.Promoted > 0 {
 		attrs = append(attrs, AttrPromoted.Int(r.Promoted))
 	}

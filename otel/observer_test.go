@@ -348,6 +348,43 @@ strata.get strata.result=miss strata.l1.result=miss
 `)
 }
 
+// TestSpansBatch: SetMany and GetMany (decorate.Batch's calls) are operations with their keys
+// counted, and their batch calls to Redis are CLIENT spans under them.
+func TestSpansBatch(t *testing.T) {
+	h := newHarness(t)
+	ns := fmt.Sprintf("otel-test:%s:%d:", t.Name(), time.Now().UnixNano())
+	writer := h.newCache(t, cacheConfig{namespace: ns})
+	reader := h.newCache(t, cacheConfig{namespace: ns}) // an empty L1: GetMany goes to Redis
+	sc := h.request(context.Background(), func(ctx context.Context) {
+		values := []tiered.BatchValue{{Key: "user:1", Value: newUser(1)}, {Key: "user:2", Value: newUser(2)}, {Key: "user:3", NotFound: true}}
+		if err := writer.SetMany(ctx, values, tiered.ShortTerm.WithNegativeTTL(time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+		got, err := tiered.GetMany[User](ctx, reader, []string{"user:1", "user:2", "user:3", "user:4"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !got[0].Found || !got[1].Found || !got[2].Negative || got[3].Found || got[3].Negative {
+			t.Fatalf("GetMany = %+v", got)
+		}
+	})
+	wantTree(t, h.tree(sc, AttrBatchKeys, AttrBatchFound, AttrTierName, AttrTierCall), `
+strata.set_many strata.batch.keys=3
+  strata.tier.set strata.tier.name=redis strata.tier.call=set
+strata.get_many strata.batch.keys=4 strata.batch.found=3
+  strata.tier.get strata.tier.name=redis strata.tier.call=get
+`)
+	if s := h.span(t, sc, "strata.tier.get"); s.SpanKind() != trace.SpanKindClient {
+		t.Errorf("strata.tier.get kind %v, want client", s.SpanKind())
+	}
+	m := h.collect(t)
+	for _, op := range []string{"get_many", "set_many"} {
+		if n := histCount(t, m, "strata.cache.operation.duration", AttrOperation.String(op)); n != 1 {
+			t.Errorf("%s durations recorded: %d, want 1", op, n)
+		}
+	}
+}
+
 func TestNoSpansOutsideSampledTrace(t *testing.T) {
 	h := newHarness(t)
 	c := h.newCache(t, cacheConfig{})

@@ -31,6 +31,23 @@ type BatchEntry[T any] struct {
 // or as a miss. A failing byte tier is skipped, as in a single read, unless the cache is
 // fail-closed.
 func GetMany[T any](ctx context.Context, c *Cache, keys []string) ([]BatchEntry[T], error) {
+	if c.obs == nil {
+		return getMany[T](ctx, c, keys)
+	}
+	start := time.Now()
+	ctx = c.obs.StartOp(ctx, OpGetMany)
+	out, err := getMany[T](ctx, c, keys)
+	found := 0
+	for i := range out {
+		if out[i].Found || out[i].Negative {
+			found++
+		}
+	}
+	c.obs.EndOp(ctx, OpGetMany, OpResult{Tier: -1, Err: err, Keys: len(keys), Found: found, Key: oneKey(keys), Duration: time.Since(start)})
+	return out, err
+}
+
+func getMany[T any](ctx context.Context, c *Cache, keys []string) ([]BatchEntry[T], error) {
 	if c.closed.Load() {
 		return nil, ErrClosed
 	}
@@ -171,6 +188,16 @@ type BatchValue struct {
 // value the codec cannot encode is kept out of byte tiers and its error is returned, joined with
 // the others.
 func (c *Cache) SetMany(ctx context.Context, entries []BatchValue, s Strategy) error {
+	key := ""
+	if len(entries) == 1 {
+		key = entries[0].Key
+	}
+	return c.observe(ctx, OpSetMany, OpResult{Keys: len(entries), Key: key}, func(ctx context.Context) error {
+		return c.setMany(ctx, entries, s)
+	})
+}
+
+func (c *Cache) setMany(ctx context.Context, entries []BatchValue, s Strategy) error {
 	if c.closed.Load() {
 		return ErrClosed
 	}

@@ -67,9 +67,11 @@ const (
 	OpInvalidate
 	OpUpdate
 	OpRefresh
+	OpGetMany
+	OpSetMany
 )
 
-var opNames = [...]string{"", "get", "load", "set", "delete", "invalidate", "update", "refresh"}
+var opNames = [...]string{"", "get", "load", "set", "delete", "invalidate", "update", "refresh", "get_many", "set_many"}
 
 // String returns the operation's name ("get", "load", ...).
 func (o Op) String() string {
@@ -119,6 +121,11 @@ type OpResult struct {
 	Leader context.Context
 	// Err is the error returned to the caller.
 	Err error
+	// Keys is the number of keys of a batch operation (GetMany, SetMany), 0 for the others.
+	Keys int
+	// Found is the number of keys a GetMany answered, with a value or a cached "not found"; its
+	// Outcome is OutcomeNone, since keys end differently.
+	Found int
 	// Key is the key of a single-key operation ("" when there are several). It is raw: an
 	// observer must not put it in metric attributes or span names, and should hash it before
 	// exporting it anywhere.
