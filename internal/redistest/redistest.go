@@ -36,7 +36,7 @@ type Server struct {
 	args     []string
 	dir      string
 	cmd      *exec.Cmd
-	exited   chan struct{}
+	exited   <-chan struct{}
 	external string
 }
 
@@ -166,15 +166,10 @@ func (s *Server) start(bin string) error {
 	}, s.args...)
 	cmd := exec.Command(bin, args...)
 	cmd.Dir = s.dir
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
+	exited, err := startProcess(cmd)
+	if err != nil {
 		return err
 	}
-	exited := make(chan struct{})
-	go func() {
-		_ = cmd.Wait()
-		close(exited)
-	}()
 	s.cmd, s.exited = cmd, exited
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {

@@ -1,0 +1,33 @@
+package redistest
+
+import (
+	"os/exec"
+	"runtime"
+	"syscall"
+)
+
+// startProcess starts a server process and returns a channel closed once it has exited and been
+// waited for. The process runs in its own process group, so that signals sent to the test
+// binary's group do not reach it, with SIGKILL as its parent-death signal: a test binary killed by
+// its timeout does not leave its servers behind. The kernel sends that signal when the thread that
+// started the child ends, so the start and the wait run on one locked thread, which ends only
+// after the process has.
+func startProcess(cmd *exec.Cmd) (exited <-chan struct{}, err error) {
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	started := make(chan error, 1)
+	done := make(chan struct{})
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread ends with this goroutine
+		if err := cmd.Start(); err != nil {
+			started <- err
+			return
+		}
+		started <- nil
+		_ = cmd.Wait()
+		close(done)
+	}()
+	if err := <-started; err != nil {
+		return nil, err
+	}
+	return done, nil
+}
