@@ -31,19 +31,17 @@ type BatchEntry[T any] struct {
 // or as a miss. A failing byte tier is skipped, as in a single read, unless the cache is
 // fail-closed.
 func GetMany[T any](ctx context.Context, c *Cache, keys []string) ([]BatchEntry[T], error) {
-	if c.obs == nil {
-		return getMany[T](ctx, c, keys)
-	}
-	start := time.Now()
-	ctx = c.obs.StartOp(ctx, OpGetMany)
-	out, err := getMany[T](ctx, c, keys)
-	found := 0
-	for i := range out {
-		if out[i].Found || out[i].Negative {
-			found++
+	var out []BatchEntry[T]
+	r := OpResult{Keys: len(keys), Key: oneKey(keys)}
+	err := c.observe(ctx, OpGetMany, &r, func(ctx context.Context) (err error) {
+		out, err = getMany[T](ctx, c, keys)
+		for i := range out {
+			if out[i].Found || out[i].Negative {
+				r.Found++
+			}
 		}
-	}
-	c.obs.EndOp(ctx, OpGetMany, OpResult{Tier: -1, Err: err, Keys: len(keys), Found: found, Key: oneKey(keys), Duration: time.Since(start)})
+		return err
+	})
 	return out, err
 }
 
@@ -192,7 +190,7 @@ func (c *Cache) SetMany(ctx context.Context, entries []BatchValue, s Strategy) e
 	if len(entries) == 1 {
 		key = entries[0].Key
 	}
-	return c.observe(ctx, OpSetMany, OpResult{Keys: len(entries), Key: key}, func(ctx context.Context) error {
+	return c.observe(ctx, OpSetMany, &OpResult{Keys: len(entries), Key: key}, func(ctx context.Context) error {
 		return c.setMany(ctx, entries, s)
 	})
 }

@@ -130,12 +130,12 @@ func (c *Cache) maxScale() float64 {
 // observeWrite runs fn as the write operation op and reports it to the Observer (key is the one
 // key it concerns, or ""). Without an Observer it is a plain call.
 func (c *Cache) observeWrite(ctx context.Context, op Op, key string, fn func(context.Context) error) error {
-	return c.observe(ctx, op, OpResult{Key: key}, fn)
+	return c.observe(ctx, op, &OpResult{Key: key}, fn)
 }
 
-// observe runs fn as operation op, reported to the Observer with r completed by the tier (-1),
-// the error and the duration.
-func (c *Cache) observe(ctx context.Context, op Op, r OpResult, fn func(context.Context) error) error {
+// observe runs fn as operation op and reports it to the Observer with r, which fn may fill in,
+// completed by the tier (-1), the error and the duration. Without an Observer it is a plain call.
+func (c *Cache) observe(ctx context.Context, op Op, r *OpResult, fn func(context.Context) error) error {
 	if c.obs == nil {
 		return fn(ctx)
 	}
@@ -143,7 +143,7 @@ func (c *Cache) observe(ctx context.Context, op Op, r OpResult, fn func(context.
 	ctx = c.obs.StartOp(ctx, op)
 	err := fn(ctx)
 	r.Tier, r.Err, r.Duration = -1, err, time.Since(start)
-	c.obs.EndOp(ctx, op, r)
+	c.obs.EndOp(ctx, op, *r)
 	return err
 }
 
