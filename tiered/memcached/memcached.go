@@ -22,9 +22,10 @@
 //     through the keys the cache's in-process tag index knows.
 //
 // gomemcache takes no context: its calls are bounded by the client's Timeout (a socket deadline,
-// 500 ms by default). The tiered cache runs each call on its own goroutine and releases its
-// caller at the tier's Timeout; set the client's Timeout close to it so that abandoned calls end
-// soon too.
+// 500 ms by default). By default the tiered cache runs each call on its own goroutine and
+// releases its caller at the tier's Timeout; set the client's Timeout close to it so that
+// abandoned calls end soon too. With Options.TrustClientTimeout the cache calls the tier directly
+// and the client's Timeout alone bounds each call, which saves a goroutine handoff per call.
 package memcachedtier
 
 import (
@@ -45,6 +46,11 @@ import (
 type Options struct {
 	// Name overrides the backend's name ("memcached"), to tell two Memcached tiers apart.
 	Name string
+	// TrustClientTimeout tells the tiered cache to call this tier directly, rather than on a
+	// goroutine of its own per call, and to rely on the client's Timeout (a socket deadline set on
+	// every call) to bound each call. Set it only with a client whose Timeout is no longer than the
+	// tier's Timeout. A done context is then noticed between calls, not during one.
+	TrustClientTimeout bool
 	// BatchConcurrency is how many sets SetMany runs at once (Memcached has no multi-set in the
 	// protocol gomemcache speaks). Zero means DefaultBatchConcurrency. Raise the client's
 	// MaxIdleConns to match, or the extra connections are closed after each batch.
@@ -62,12 +68,13 @@ var (
 	ErrInvalidOptions = errors.New("memcachedtier: invalid options")
 )
 
-// Backend is a byte tier on Memcached. It implements tiered.ByteBackend, tiered.BatchGetter and
-// tiered.BatchSetter.
+// Backend is a byte tier on Memcached. It implements tiered.ByteBackend, tiered.BatchGetter,
+// tiered.BatchSetter and tiered.ContextHonouring (see Options.TrustClientTimeout).
 type Backend struct {
-	c    *memcache.Client
-	name string
-	conc int
+	c     *memcache.Client
+	name  string
+	conc  int
+	trust bool
 }
 
 // New builds a Backend on client. The client stays the caller's to close.
@@ -78,7 +85,7 @@ func New(client *memcache.Client, o Options) (*Backend, error) {
 	if o.BatchConcurrency < 0 {
 		return nil, fmt.Errorf("%w: BatchConcurrency %d is negative", ErrInvalidOptions, o.BatchConcurrency)
 	}
-	b := &Backend{c: client, name: o.Name, conc: o.BatchConcurrency}
+	b := &Backend{c: client, name: o.Name, conc: o.BatchConcurrency, trust: o.TrustClientTimeout}
 	if b.name == "" {
 		b.name = "memcached"
 	}
@@ -90,6 +97,10 @@ func New(client *memcache.Client, o Options) (*Backend, error) {
 
 // Name returns the backend's name.
 func (b *Backend) Name() string { return b.name }
+
+// HonoursContext reports Options.TrustClientTimeout: whether the tiered cache may call the tier
+// directly, each call bounded by the client's Timeout.
+func (b *Backend) HonoursContext() bool { return b.trust }
 
 // Client returns the underlying client.
 func (b *Backend) Client() *memcache.Client { return b.c }

@@ -34,8 +34,12 @@ func TestNewValidates(t *testing.T) {
 		t.Fatalf("negative BatchConcurrency: %v", err)
 	}
 	b, err := New(memcache.New("127.0.0.1:1"), Options{})
-	if err != nil || b.Name() != "memcached" || b.conc != DefaultBatchConcurrency {
+	if err != nil || b.Name() != "memcached" || b.conc != DefaultBatchConcurrency || b.HonoursContext() {
 		t.Fatalf("defaults: %+v %v", b, err)
+	}
+	b, err = New(memcache.New("127.0.0.1:1"), Options{Name: "mc2", TrustClientTimeout: true, BatchConcurrency: 2})
+	if err != nil || b.Name() != "mc2" || b.conc != 2 || !b.HonoursContext() {
+		t.Fatalf("options: %+v %v", b, err)
 	}
 }
 
