@@ -65,3 +65,9 @@ func (b *Backend) Recount() (used, entries int64, counted Stats, err error) {
 	}
 	return used, entries, counted, nil
 }
+
+// DB returns the store's Pebble database, for benchmarks that read it directly.
+func (b *Backend) DB() *pebble.DB { return b.db }
+
+// DataKey returns the Pebble key under which the store keeps key.
+func DataKey(key string) []byte { return dataKey(nil, key) }

@@ -29,8 +29,7 @@ func (b *Backend) Get(ctx context.Context, key string) ([]byte, bool, error) {
 }
 
 func (b *Backend) get(key string, now int64) ([]byte, bool, error) {
-	var buf [96]byte
-	v, closer, err := b.db.Get(dataKey(buf[:0], key))
+	v, closer, err := b.db.Get(dataKey(make([]byte, 0, 1+len(key)), key)) // Pebble keeps the key: it escapes
 	if err != nil {
 		if errors.Is(err, pebble.ErrNotFound) {
 			return nil, false, nil
@@ -221,8 +220,7 @@ const (
 
 // current returns the expiry and value length of the record under key, if any.
 func (b *Backend) current(key string) (expiresAt int64, n int, state recordState, err error) {
-	var buf [96]byte
-	v, closer, err := b.db.Get(dataKey(buf[:0], key))
+	v, closer, err := b.db.Get(dataKey(make([]byte, 0, 1+len(key)), key))
 	if err != nil {
 		if errors.Is(err, pebble.ErrNotFound) {
 			return 0, 0, absent, nil
