@@ -186,7 +186,8 @@ func (b *Backend) removeChunk(cond passCond) (removed int, more bool, err error)
 // memtable and compacts the whole store, so that the space of removed entries is given back to
 // the file system. Pebble compacts on its own as data arrives; call Compact to reclaim space now
 // (after a large invalidation, or before measuring the directory). It may take a while on a large
-// store and stops early when ctx is done.
+// store and stops early when ctx is done. It returns once Pebble has deleted the files the
+// compaction made obsolete.
 func (b *Backend) Compact(ctx context.Context) error {
 	b.maint.Lock()
 	defer b.maint.Unlock()
@@ -208,5 +209,17 @@ func (b *Backend) Compact(ctx context.Context) error {
 	if err := b.db.Compact(ctx, dataStart, indexEnd, true); err != nil {
 		return fmt.Errorf("disktier: compact: %w", err)
 	}
-	return nil
+	// Pebble deletes the files a compaction made obsolete in the background: wait for it, so
+	// that the directory has shrunk when Compact returns.
+	for {
+		m := b.db.Metrics()
+		if m.Table.Local.ObsoleteSize+m.Table.Local.ZombieSize == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctxErr(ctx)
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
 }
