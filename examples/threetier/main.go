@@ -162,7 +162,7 @@ func run(ctx context.Context, w io.Writer, cfg config) error {
 	rdb := redis.NewClient(opt)
 	defer rdb.Close()
 	if err := rdb.Ping(ctx).Err(); err != nil {
-		return fmt.Errorf("Redis at %s: %w (set REDIS_URL)", cfg.redisURL, err)
+		return fmt.Errorf("redis at %s: %w (set REDIS_URL)", cfg.redisURL, err)
 	}
 	db := &Catalogue{}
 	n := cfg.products

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -132,27 +131,4 @@ func wipe(dir string) error {
 		}
 	}
 	return syncDir(dir)
-}
-
-// dirEmpty reports whether dir has no entries but the lock file.
-func dirEmpty(dir string) (bool, error) {
-	f, err := os.Open(dir)
-	if err != nil {
-		return false, err
-	}
-	defer f.Close()
-	for {
-		names, err := f.Readdirnames(16)
-		for _, n := range names {
-			if n != lockFile {
-				return false, nil
-			}
-		}
-		if err == io.EOF {
-			return true, nil
-		}
-		if err != nil {
-			return false, err
-		}
-	}
 }
