@@ -142,13 +142,15 @@ func (b *Backend) count() error {
 	var used, n int64
 	for it.First(); it.Valid(); it.Next() {
 		_, key, ok := parseIndexKey(it.Key())
-		v, verr := it.ValueAndErr()
-		if !ok || verr != nil || len(v) != indexValueLen {
+		v, err := it.ValueAndErr()
+		if err != nil {
 			_ = it.Close()
-			if verr != nil {
-				return verr
-			}
-			return fmt.Errorf("malformed index entry %q", it.Key())
+			return err
+		}
+		if !ok || len(v) != indexValueLen {
+			// Not written by this package; the next maintenance pass removes it.
+			b.log.Warn("disktier: malformed index entry skipped")
+			continue
 		}
 		used += entrySize(len(key), int(binary.BigEndian.Uint32(v)))
 		n++

@@ -84,7 +84,8 @@ func (b *Backend) Set(ctx context.Context, key string, data []byte, ttl time.Dur
 }
 
 // SetMany stores data[i] under keys[i] for ttls[i], in one atomic batch. When a key appears more
-// than once, its last entry wins; an entry with a ttl that is not positive deletes its key.
+// than once, its last entry wins; an entry with a ttl that is not positive deletes its key. An
+// entry too large for the store fails the whole batch with ErrTooLarge, and nothing is written.
 func (b *Backend) SetMany(ctx context.Context, keys []string, data [][]byte, ttls []time.Duration) error {
 	if len(data) != len(keys) || len(ttls) != len(keys) {
 		return fmt.Errorf("disktier: SetMany of %d keys with %d values and %d TTLs", len(keys), len(data), len(ttls))
