@@ -35,10 +35,13 @@
 //
 // # Crash safety
 //
-// Each write is one atomic Pebble batch (the entry and its index entry), recorded in Pebble's
-// write-ahead log before it is applied. A process killed at any point leaves a store that opens,
-// and every entry it serves is complete; without Options.Sync the last writes acknowledged before
-// a crash of the machine (not of the process) may be lost, never torn.
+// Each write is one atomic Pebble batch (the entry and its index entry), handed to the kernel in
+// Pebble's write-ahead log before the write returns. A process killed at any point leaves a store
+// that opens, holds every write acknowledged before the kill, and serves only complete entries.
+// Without Options.Sync the log is not fsynced write by write: after a crash of the machine, Open
+// empties a store that was not closed (see [Backend.Wiped]), since its last writes, deletions
+// included, may be lost and older entries could come back. With Sync every write is fsynced and
+// the store is kept.
 package disktier
 
 import (
