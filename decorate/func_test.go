@@ -190,8 +190,8 @@ func TestWrapErrors(t *testing.T) {
 		"no name":        {},
 		"paren in name":  {Name: "a(b"},
 		"wrong KeyFunc":  {Name: "k", KeyFunc: func(s string) string { return s }},
-		"ahead too long": {Name: "k", Strategy: tiered.Custom(time.Second), RefreshAhead: time.Second},
-		"negative stale": {Name: "k", StaleIfError: -1},
+		"ahead too long": {Name: "k", Strategy: tiered.Custom(time.Second).WithRefreshAhead(time.Second)},
+		"negative stale": {Name: "k", Strategy: tiered.Custom(time.Second).WithStaleIfError(-1)},
 		"bad strategy":   {Name: "k", Strategy: tiered.Strategy{TTL: -1}},
 		"nil NotFound":   {Name: "k", NotFound: []error{nil}},
 	} {

@@ -4,10 +4,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"log/slog"
 	"slices"
 	"strings"
-	"time"
 	"unicode/utf8"
 
 	"github.com/stratacache/strata/tiered"
@@ -21,9 +19,10 @@ type Options struct {
 	// "(". Use a stable name such as "users.byID": entries written under it are found again by
 	// other processes and after restarts. Change it when the cached type changes incompatibly.
 	Name string
-	// Strategy is the TTL policy of the entries (the zero Strategy means the cache's default).
-	// Its NegativeTTL decides whether "not found" results are cached; its Stale window is the
-	// cache's serve-stale-while-refresh.
+	// Strategy is the whole freshness policy of the entries (the zero Strategy means the cache's
+	// default): TTL and jitter, refresh-ahead, serve-stale-while-refresh, stale-if-error and the
+	// NegativeTTL that decides whether "not found" results are cached. The cache applies it, as
+	// for every other caller; see tiered.Strategy.
 	Strategy tiered.Strategy
 	// NotFound lists the errors that mean "no such value" (matched with errors.Is). Nil means
 	// []error{sql.ErrNoRows}, which also matches pgx.ErrNoRows (it wraps sql.ErrNoRows) and
@@ -39,36 +38,11 @@ type Options struct {
 	NotFound []error
 	// IsNotFound recognises more "not found" errors, such as a typed error of the source.
 	IsNotFound func(error) bool
-	// RefreshAhead is the window before expiry in which a read returns the cached value at once and
-	// starts one background refresh of its key. Zero disables refresh-ahead. It must be shorter
-	// than the strategy's TTL. Like StaleIfError it relies on the cache's in-process L1, which
-	// tells the entry's age without a round trip; a cache whose first tier is remote ignores both.
-	RefreshAhead time.Duration
-	// StaleIfError keeps entries this long past their TTL: a read of such an entry calls the source
-	// (once per key, however many callers) and, if the source fails, returns the old value instead
-	// of the error. After such a failure the key backs off (see RefreshBackoff): reads within the
-	// backoff return the old value without calling the source. Zero disables it.
-	StaleIfError time.Duration
-	// RefreshTimeout bounds each background refresh and each reload of an entry kept for
-	// StaleIfError. Zero means the cache's LoadTimeout.
-	RefreshTimeout time.Duration
-	// RefreshBackoff is how long a key waits before its next source call after a failed refresh or
-	// stale-if-error reload; it doubles with each consecutive failure up to 64 times its value.
-	// Zero means one second.
-	RefreshBackoff time.Duration
 	// KeyFunc replaces the encoding of the arguments. Its type must match the wrapper:
 	// func(A) string for [Func], func(A, B) string for [Func2], func(ID) string for [Batch]. The
 	// key it returns is still prefixed by Name.
 	KeyFunc any
-	// Logger receives failed background refreshes. Nil is silent.
-	Logger *slog.Logger
 }
-
-// DefaultRefreshBackoff is the backoff after a failed refresh when Options.RefreshBackoff is zero.
-const DefaultRefreshBackoff = time.Second
-
-// maxBackoffShift bounds the doubling of the backoff: 64 × RefreshBackoff at most.
-const maxBackoffShift = 6
 
 func (o *Options) validate(c *tiered.Cache) error {
 	if c == nil {
@@ -79,14 +53,6 @@ func (o *Options) validate(c *tiered.Cache) error {
 		return fmt.Errorf("%w: Name is required", ErrInvalidOptions)
 	case !utf8.ValidString(o.Name) || strings.ContainsFunc(o.Name, func(r rune) bool { return r < 0x20 || r == 0x7f || r == '(' }):
 		return fmt.Errorf("%w: Name %q must be valid UTF-8 without control characters or \"(\"", ErrInvalidOptions, o.Name)
-	case o.RefreshAhead < 0:
-		return fmt.Errorf("%w: RefreshAhead %v is negative", ErrInvalidOptions, o.RefreshAhead)
-	case o.StaleIfError < 0:
-		return fmt.Errorf("%w: StaleIfError %v is negative", ErrInvalidOptions, o.StaleIfError)
-	case o.RefreshTimeout < 0:
-		return fmt.Errorf("%w: RefreshTimeout %v is negative", ErrInvalidOptions, o.RefreshTimeout)
-	case o.RefreshBackoff < 0:
-		return fmt.Errorf("%w: RefreshBackoff %v is negative", ErrInvalidOptions, o.RefreshBackoff)
 	}
 	for i, e := range o.NotFound {
 		if e == nil {
@@ -95,13 +61,6 @@ func (o *Options) validate(c *tiered.Cache) error {
 	}
 	if err := o.Strategy.Validate(); err != nil {
 		return fmt.Errorf("%w: Strategy: %w", ErrInvalidOptions, err)
-	}
-	s := o.Strategy
-	if s.IsZero() {
-		s = c.DefaultStrategy()
-	}
-	if o.RefreshAhead > 0 && o.RefreshAhead >= s.TTL {
-		return fmt.Errorf("%w: RefreshAhead %v is not shorter than the strategy's TTL %v", ErrInvalidOptions, o.RefreshAhead, s.TTL)
 	}
 	return nil
 }

@@ -60,7 +60,7 @@ type CachedRepo struct {
 func NewCachedRepo(cache *tiered.Cache, repo *Repo) (*CachedRepo, error) {
 	o := decorate.Options{
 		Name:     "users.byID",
-		Strategy: tiered.MediumTerm.WithJitter(0.1).WithNegativeTTL(time.Minute),
+		Strategy: tiered.MediumTerm.WithJitter(0.1).WithNegativeTTL(time.Minute).WithRefreshAhead(5 * time.Minute),
 		// A cached "not found" returns pgx.ErrNoRows, as the repository does (it wraps sql.ErrNoRows).
 		NotFound: []error{pgx.ErrNoRows},
 	}
@@ -68,7 +68,6 @@ func NewCachedRepo(cache *tiered.Cache, repo *Repo) (*CachedRepo, error) {
 	if err != nil {
 		return nil, err
 	}
-	o.RefreshAhead = 5 * time.Minute
 	one, err := decorate.Func(cache, repo.User, o)
 	if err != nil {
 		return nil, err

@@ -2,6 +2,7 @@ package glob_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -252,4 +253,17 @@ func FuzzMatch(f *testing.F) {
 			t.Fatalf("Escape(%q) does not match itself", s)
 		}
 	})
+}
+
+func TestValidate(t *testing.T) {
+	for _, p := range []string{"*", "user:*", "a[bc]d", "a[^bc]", "[]", "[^]x]", `a\[b`, `[\]]`, `trailing\`, "x?y"} {
+		if err := glob.Validate(p); err != nil {
+			t.Errorf("Validate(%q) = %v", p, err)
+		}
+	}
+	for _, p := range []string{"user:[1", "[", "a[^", `a[\]`, "ok[a]then[b"} {
+		if err := glob.Validate(p); !errors.Is(err, glob.ErrUnterminatedClass) {
+			t.Errorf("Validate(%q) = %v, want ErrUnterminatedClass", p, err)
+		}
+	}
 }

@@ -5,10 +5,10 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
-	"sync"
 	"sync/atomic"
 	"time"
 
+	sf "github.com/stratacache/strata/internal/flight"
 	"github.com/stratacache/strata/tiered"
 	ottertier "github.com/stratacache/strata/tiered/otter"
 )
@@ -23,20 +23,17 @@ type Cache struct {
 	ownedL1 *ottertier.Backend
 
 	flights flights
-	revalMu sync.Mutex
-	revals  map[string]struct{}
-	bg      sync.WaitGroup
+	revals  sf.Group[string, struct{}] // background revalidations, one per stored key
 	closed  atomic.Bool
 }
 
 // New builds a Cache. It returns an error wrapping [ErrInvalidOptions] for inconsistent options,
-// or [ErrCodec] when Options.Cache cannot encode entries (build it with Codec: httpcache.Codec).
+// Entries encode themselves (encoding.BinaryMarshaler), so any tiered cache holds them.
 func New(opts Options) (*Cache, error) {
 	if err := opts.resolve(); err != nil {
 		return nil, err
 	}
-	c := &Cache{opts: opts, tc: opts.Cache, revals: make(map[string]struct{})}
-	c.flights.m = make(map[string]*flight)
+	c := &Cache{opts: opts, tc: opts.Cache}
 	if c.tc == nil {
 		l1, err := ottertier.New(ottertier.Options{MaxBytes: DefaultL1MaxBytes})
 		if err != nil {
@@ -48,39 +45,17 @@ func New(opts Options) (*Cache, error) {
 			return nil, fmt.Errorf("%w: %w", ErrInvalidOptions, err)
 		}
 		c.tc, c.owned, c.ownedL1 = tc, true, l1
-	} else if err := checkCodec(c.tc.Codec()); err != nil {
-		return nil, err
 	}
 	return c, nil
 }
 
-// checkCodec makes sure an entry survives the cache's codec.
-func checkCodec(codec tiered.Codec) error {
-	probe := &entry{key: "probe", status: 200, header: http.Header{"X": {"y"}}, body: []byte("z")}
-	data, err := codec.Marshal(probe)
-	if err != nil {
-		return fmt.Errorf("%w (%s): %w", ErrCodec, codec.Name(), err)
-	}
-	var back *entry
-	if err := codec.Unmarshal(data, &back); err != nil {
-		return fmt.Errorf("%w (%s): %w", ErrCodec, codec.Name(), err)
-	}
-	if back == nil || back.key != "probe" || back.header.Get("X") != "y" || string(back.body) != "z" {
-		return fmt.Errorf("%w (%s)", ErrCodec, codec.Name())
-	}
-	return nil
-}
-
-// Close waits for background revalidations and releases the tiered cache when New built it.
-// Requests served after Close are passed to the handler uncached.
+// Close stops new background revalidations and, when New built the tiered cache, closes it, which
+// waits for those already running. A tiered cache passed in Options stays the caller's: its Close
+// waits for them.
 func (c *Cache) Close() error {
-	c.revalMu.Lock() // see backgroundRevalidate
-	already := c.closed.Swap(true)
-	c.revalMu.Unlock()
-	if already {
+	if c.closed.Swap(true) {
 		return nil
 	}
-	c.bg.Wait()
 	if c.owned {
 		err := c.tc.Close()
 		c.ownedL1.Close()

@@ -28,7 +28,7 @@ func (x *exchange) fetch(miss string) {
 	if x.coalescable() {
 		leader := false
 		if x.ri.get {
-			fl, leader = c.flights.join(x.skey)
+			fl, leader = c.flights.join(x.r.Context(), x.skey)
 		} else {
 			fl = c.flights.peek(x.skey) // a HEAD response is never stored: HEAD only follows
 		}
@@ -47,11 +47,11 @@ func (x *exchange) fetch(miss string) {
 // request goes to the origin itself.
 func (x *exchange) follow(fl *flight, fwd string) bool {
 	select {
-	case <-fl.done:
+	case <-fl.Done():
 	case <-x.r.Context().Done():
 		return true
 	}
-	e := fl.e
+	e, _ := fl.Result()
 	if e == nil || !e.matches(x.canon, x.r.Header) {
 		return false
 	}
@@ -81,12 +81,8 @@ func (x *exchange) forward(miss string, fl *flight) {
 		c.setStatus(cw.h, st)
 	})
 	cw.onDrop = func() { c.flights.release(x.skey, fl, nil) }
-	defer func() {
-		if p := recover(); p != nil {
-			c.flights.release(x.skey, fl, nil)
-			panic(p)
-		}
-	}()
+	// Whatever happens in the handler (a panic, a runtime.Goexit), the followers are released.
+	defer c.flights.release(x.skey, fl, nil)
 	x.o.Serve(cw, x.r)
 	cw.finish()
 	if pending == nil || cw.dropped || cw.hijacked || !cw.complete() {

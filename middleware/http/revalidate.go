@@ -37,7 +37,7 @@ func (x *exchange) revalidate(e *entry) {
 	// Concurrent requests for the same stale entry share one revalidation.
 	var fl *flight
 	if x.ri.get && x.coalescable() {
-		f, leader := c.flights.join(x.skey)
+		f, leader := c.flights.join(x.r.Context(), x.skey)
 		if !leader {
 			if x.follow(f, "stale") {
 				return
@@ -46,12 +46,8 @@ func (x *exchange) revalidate(e *entry) {
 			fl = f
 		}
 	}
-	defer func() {
-		if p := recover(); p != nil {
-			c.flights.release(x.skey, fl, nil)
-			panic(p)
-		}
-	}()
+	// Whatever happens in the handler (a panic, a runtime.Goexit), the followers are released.
+	defer c.flights.release(x.skey, fl, nil)
 	var pending *entry
 	var outcome string // "validated", "error" or "" (a new response)
 	reqTime := time.Now().UnixNano()
@@ -172,32 +168,23 @@ func (c *Cache) backgroundRevalidate(x *exchange, e *entry) {
 	if len(e.varyNames) > 0 {
 		key = variantKey(x.skey, e.varyVals)
 	}
-	// closed is read under revalMu, which Close holds while it sets it: a revalidation either
-	// is counted in bg before Close waits for bg, or does not start.
-	c.revalMu.Lock()
+	// One revalidation per stored key at a time, on a goroutine the tiered cache's Close waits
+	// for: strata's single-flight and background tracker.
 	if c.closed.Load() {
-		c.revalMu.Unlock()
 		return
 	}
-	if _, busy := c.revals[key]; busy {
-		c.revalMu.Unlock()
+	call, leader := c.revals.Join(x.r.Context(), key)
+	if !leader {
 		return
 	}
-	c.revals[key] = struct{}{}
-	c.bg.Add(1)
-	c.revalMu.Unlock()
-
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(x.r.Context()), c.opts.RevalidateTimeout)
 	rr := conditional(ctx, x.r, e)
 	rr.Method = http.MethodGet
 	serve := x.o.detached()
-	go func() {
+	started := c.tc.Background(func() {
 		defer func() {
 			cancel()
-			c.revalMu.Lock()
-			delete(c.revals, key)
-			c.revalMu.Unlock()
-			c.bg.Done()
+			c.revals.Finish(key, call, struct{}{}, nil)
 			if p := recover(); p != nil && p != http.ErrAbortHandler {
 				c.opts.Logger.Warn("httpcache: handler panicked during background revalidation")
 			}
@@ -229,5 +216,9 @@ func (c *Cache) backgroundRevalidate(x *exchange, e *entry) {
 			pending.setBody(cw.buf)
 			c.store(ctx, x.skey, pending, c.surrogateKeys(cw.h))
 		}
-	}()
+	})
+	if !started {
+		cancel()
+		c.revals.Finish(key, call, struct{}{}, nil)
+	}
 }
