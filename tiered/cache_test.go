@@ -243,7 +243,7 @@ func within(t *testing.T, what string, got, want time.Duration) {
 	}
 }
 
-// TestL2HitCountedOnce is the check the seed library fails: an L2 hit must count as one request
+// TestL2HitCountedOnce: an L2 hit must count as one request
 // and one L2 hit, not also as an L1 hit or a second L2 hit.
 func TestL2HitCountedOnce(t *testing.T) {
 	srv := redistest.Shared(t)

@@ -1,7 +1,6 @@
 package tiered
 
 import (
-	"hash/maphash"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -23,7 +22,6 @@ import (
 // Stripes are shared by keys (a change costs unrelated keys of its stripe at most one skipped
 // store), so the memory is fixed.
 type generations struct {
-	seed    maphash.Seed
 	all     atomic.Uint64
 	stripes [stripeCount]atomic.Uint64
 	allMu   sync.RWMutex
@@ -32,10 +30,16 @@ type generations struct {
 
 const stripeCount = 256
 
-func (g *generations) init() { g.seed = maphash.MakeSeed() }
+func (g *generations) init() {}
 
+// stripe returns key's stripe: FNV-1a of the key, folded.
 func (g *generations) stripe(key string) int {
-	return int(maphash.String(g.seed, key) & (stripeCount - 1))
+	h := uint32(2166136261)
+	for i := 0; i < len(key); i++ {
+		h ^= uint32(key[i])
+		h *= 16777619
+	}
+	return int((h ^ h>>16) & (stripeCount - 1))
 }
 
 // of returns key's current generation.

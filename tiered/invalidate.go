@@ -16,16 +16,13 @@ import (
 // in-process tiers.
 const maxBroadcastKeys = 10_000
 
-// ErrEmptyPattern is returned by InvalidatePattern for an empty pattern.
-var ErrEmptyPattern = errors.New("tiered: empty pattern")
-
 // ErrUnsupported wraps an operation that a tier's backend cannot perform (a byte tier without
 // pattern delete, say).
 var ErrUnsupported = errors.New("tiered: operation not supported by the tier")
 
-// ErrNoNamespace is returned by InvalidateAll on a cache with byte tiers and no Namespace: it
-// would otherwise remove every key of the shared store.
-var ErrNoNamespace = errors.New("tiered: InvalidateAll needs a Namespace")
+// errNoNamespace refuses InvalidateAll on a cache with byte tiers and no Namespace: it would
+// otherwise remove every key of the shared store.
+var errNoNamespace = fmt.Errorf("%w: InvalidateAll needs a Namespace (it never empties a shared store)", ErrInvalidOptions)
 
 // Invalidate removes the keys from every tier of this cache and, with a bus (Options.Bus), from
 // the in-process tiers of every other instance. It is a change of the keys: a load of one of them
@@ -106,7 +103,7 @@ func (c *Cache) InvalidatePattern(ctx context.Context, pattern string) error {
 		return ErrClosed
 	}
 	if pattern == "" {
-		return ErrEmptyPattern
+		return fmt.Errorf("%w: empty pattern", ErrInvalidOptions)
 	}
 	if err := glob.Validate(pattern); err != nil {
 		return fmt.Errorf("%w: pattern %q: %w", ErrInvalidOptions, pattern, err)
@@ -181,14 +178,15 @@ func (c *Cache) InvalidateTags(ctx context.Context, tags ...string) error {
 
 // InvalidateAll removes every entry of the cache's namespace from every tier (byte tiers by
 // pattern, as InvalidatePattern(ctx, "*")) and with a bus clears the in-process tiers of every
-// other instance. With byte tiers it requires a Namespace and otherwise returns [ErrNoNamespace]
-// without touching anything: it never empties a shared Redis (and never uses FLUSHDB).
+// other instance. With byte tiers it requires a Namespace and otherwise returns an error wrapping
+// [ErrInvalidOptions] without touching anything: it never empties a shared Redis (and never uses
+// FLUSHDB).
 func (c *Cache) InvalidateAll(ctx context.Context) error {
 	if c.closed.Load() {
 		return ErrClosed
 	}
 	if c.hasBytes && c.namespace == "" {
-		return ErrNoNamespace
+		return errNoNamespace
 	}
 	return c.observeWrite(ctx, OpInvalidate, "", func(ctx context.Context) error {
 		c.ctr.invalidations.inc()

@@ -64,7 +64,7 @@ func TestInvalidatePatternWithoutBus(t *testing.T) {
 	if v, ok, _ := tiered.Get[int](ctx, other, "user:1"); !ok || v != 1 {
 		t.Fatal("another namespace lost its key")
 	}
-	if err := c.InvalidatePattern(ctx, ""); !errors.Is(err, tiered.ErrEmptyPattern) {
+	if err := c.InvalidatePattern(ctx, ""); !errors.Is(err, tiered.ErrInvalidOptions) {
 		t.Fatalf("empty pattern: %v", err)
 	}
 	if err := c.InvalidateAll(ctx); err != nil {
@@ -78,7 +78,7 @@ func TestInvalidatePatternWithoutBus(t *testing.T) {
 	}
 	// Without a namespace InvalidateAll refuses to touch a shared Redis.
 	bare := newBusCache(t, rdb, "", withoutBus)
-	if err := bare.InvalidateAll(ctx); !errors.Is(err, tiered.ErrNoNamespace) {
+	if err := bare.InvalidateAll(ctx); !errors.Is(err, tiered.ErrInvalidOptions) {
 		t.Fatalf("InvalidateAll without namespace: %v", err)
 	}
 }

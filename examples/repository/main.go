@@ -147,7 +147,7 @@ func run(ctx context.Context, out io.Writer, cfg config) error {
 		return err
 	}
 	const users = 1000
-	if err := repo.Seed(ctx, users); err != nil {
+	if err := repo.Fill(ctx, users); err != nil {
 		return err
 	}
 	var l2 redis.UniversalClient // stays a nil interface without Redis
@@ -243,7 +243,7 @@ func run(ctx context.Context, out io.Writer, cfg config) error {
 		return err
 	}
 	fmt.Fprintf(out, "  after Rename + Invalidate(42): %q\n", u.Name)
-	if err := repo.Seed(ctx, users); err != nil { // restore the name for the next run
+	if err := repo.Fill(ctx, users); err != nil { // restore the name for the next run
 		return err
 	}
 

@@ -58,9 +58,9 @@ func TestRoundTrip(t *testing.T) {
 	}
 }
 
-// TestSeedCorpus keeps testdata/fuzz/FuzzDecode in step with the encoder: run with
+// TestCorpus keeps testdata/fuzz/FuzzDecode in step with the encoder: run with
 // STRATA_WRITE_CORPUS=1 to rewrite it.
-func TestSeedCorpus(t *testing.T) {
+func TestCorpus(t *testing.T) {
 	dir := filepath.Join("testdata", "fuzz", "FuzzDecode")
 	if os.Getenv("STRATA_WRITE_CORPUS") != "" {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -68,14 +68,14 @@ func TestSeedCorpus(t *testing.T) {
 		}
 		for i, m := range samples() {
 			body := "go test fuzz v1\n[]byte(" + strconv.Quote(string(Encode(m))) + ")\n"
-			if err := os.WriteFile(filepath.Join(dir, "seed-"+strconv.Itoa(i)+"-"+m.Kind.String()), []byte(body), 0o644); err != nil {
+			if err := os.WriteFile(filepath.Join(dir, "corpus-"+strconv.Itoa(i)+"-"+m.Kind.String()), []byte(body), 0o644); err != nil {
 				t.Fatal(err)
 			}
 		}
 	}
 	entries, err := os.ReadDir(dir)
 	if err != nil || len(entries) < len(samples()) {
-		t.Fatalf("seed corpus missing (%v): run with STRATA_WRITE_CORPUS=1", err)
+		t.Fatalf("corpus missing (%v): run with STRATA_WRITE_CORPUS=1", err)
 	}
 }
 
