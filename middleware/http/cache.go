@@ -165,7 +165,7 @@ func (c *Cache) Serve(w http.ResponseWriter, r *http.Request, rt *Route, o Origi
 	now := time.Now().UnixNano()
 	e, miss := c.lookup(r.Context(), canon, skey, r.Header)
 	// The common hit: a fresh entry and a request without conditions of its own.
-	if e != nil && ri.cc.flags == 0 && !ri.auth && !e.cc.has(ccNoCache) && e.lifetime > e.age(now) &&
+	if e != nil && ri.cc.Flags == 0 && !ri.auth && !e.cc.Has(ccNoCache) && e.lifetime > e.age(now) &&
 		!hasPreconditions(r.Header) {
 		c.serveEntry(w, r, e, now, cacheStatus{hit: true})
 		return
@@ -200,7 +200,7 @@ func (c *Cache) fillRequestInfo(ri *reqInfo, r *http.Request) {
 	} else if p, ok := r.Header["Pragma"]; ok {
 		for _, v := range p {
 			if containsToken(v, "no-cache") {
-				ri.cc.flags |= ccNoCache
+				ri.cc.Flags |= ccNoCache
 			}
 		}
 	}
@@ -247,14 +247,14 @@ func (x *exchange) run(e *entry, miss string, now int64) {
 		if x.useStored(e, now) {
 			return
 		}
-		if x.ri.cc.has(ccOnlyIfCached) {
+		if x.ri.cc.Has(ccOnlyIfCached) {
 			x.gatewayTimeout()
 			return
 		}
 		x.revalidate(e)
 		return
 	}
-	if x.ri.cc.has(ccOnlyIfCached) {
+	if x.ri.cc.Has(ccOnlyIfCached) {
 		x.gatewayTimeout()
 		return
 	}
@@ -264,15 +264,15 @@ func (x *exchange) run(e *entry, miss string, now int64) {
 // useStored serves e when the request and e's freshness allow it, and reports whether it did.
 func (x *exchange) useStored(e *entry, now int64) bool {
 	rcc := &x.ri.cc
-	if e.cc.has(ccNoCache) || rcc.has(ccNoCache) {
+	if e.cc.Has(ccNoCache) || rcc.Has(ccNoCache) {
 		return false
 	}
 	age := e.age(now)
 	left := e.lifetime - age
-	if rcc.has(ccMaxAge) && age > rcc.maxAge*int64(time.Second) {
+	if rcc.Has(ccMaxAge) && age > rcc.MaxAge*int64(time.Second) {
 		return false
 	}
-	if rcc.has(ccMinFresh) && left < rcc.minFresh*int64(time.Second) {
+	if rcc.Has(ccMinFresh) && left < rcc.MinFresh*int64(time.Second) {
 		return false
 	}
 	st := cacheStatus{hit: true, hasTTL: true, ttl: e.ttlSeconds(now)}
@@ -285,7 +285,7 @@ func (x *exchange) useStored(e *entry, now int64) bool {
 		return false
 	}
 	stale := -left
-	if rcc.has(ccMaxStaleAny) || (rcc.has(ccMaxStale) && stale <= rcc.maxStale*int64(time.Second)) {
+	if rcc.Has(ccMaxStaleAny) || (rcc.Has(ccMaxStale) && stale <= rcc.MaxStale*int64(time.Second)) {
 		st.detail = "max-stale"
 		x.c.serveEntry(x.w, x.r, e, now, st)
 		return true

@@ -8,7 +8,7 @@ import (
 
 // coalescable reports whether a miss may share an origin request with concurrent misses.
 func (x *exchange) coalescable() bool {
-	if x.rt.NoCoalesce || x.ri.auth || x.ri.unkeyed || x.ri.cc.has(ccNoCache|ccNoStore) {
+	if x.rt.NoCoalesce || x.ri.auth || x.ri.unkeyed || x.ri.cc.Has(ccNoCache|ccNoStore) {
 		return false
 	}
 	h := x.r.Header

@@ -28,8 +28,8 @@ func conditional(ctx context.Context, r *http.Request, e *entry) *http.Request {
 func (x *exchange) revalidate(e *entry) {
 	c := x.c
 	sie := e.sieWindow()
-	if x.ri.cc.has(ccStaleIfError) {
-		sie = max(sie, x.ri.cc.sie*int64(time.Second))
+	if x.ri.cc.Has(ccStaleIfError) {
+		sie = max(sie, x.ri.cc.SIE*int64(time.Second))
 	}
 	if e.noStale {
 		sie = 0
@@ -139,7 +139,7 @@ func (c *Cache) freshen(e *entry, h http.Header, reqTime, respTime int64) *entry
 		nh["Date"] = []string{time.Unix(0, respTime).UTC().Format(http.TimeFormat)}
 	}
 	cc, _ := responsePolicy(nh, c.opts.TargetedCacheControl)
-	if cc.has(ccNoStore|ccPrivate) && !cc.has(ccMustUnderstand) {
+	if cc.Has(ccNoStore|ccPrivate) && !cc.Has(ccMustUnderstand) {
 		return nil
 	}
 	ne := *e

@@ -38,7 +38,7 @@ func (c *Cache) storable(ri *reqInfo, rt *Route, status int, h http.Header) (ok 
 	if !ri.get {
 		return false, "method"
 	}
-	if ri.cc.has(ccNoStore) {
+	if ri.cc.Has(ccNoStore) {
 		return false, "request-no-store"
 	}
 	if status == http.StatusPartialContent || status == http.StatusNotModified {
@@ -49,12 +49,12 @@ func (c *Cache) storable(ri *reqInfo, rt *Route, status int, h http.Header) (ok 
 	}
 	cc, field := responsePolicy(h, c.opts.TargetedCacheControl)
 	switch {
-	case cc.has(ccNoStore) && !(cc.has(ccMustUnderstand) && understood(status)):
+	case cc.Has(ccNoStore) && !(cc.Has(ccMustUnderstand) && understood(status)):
 		// must-understand lets a cache that knows the status ignore no-store (RFC 9111 §5.2.2.3).
 		return false, "no-store"
-	case cc.has(ccPrivate):
+	case cc.Has(ccPrivate):
 		return false, "private"
-	case cc.has(ccMustUnderstand) && !understood(status):
+	case cc.Has(ccMustUnderstand) && !understood(status):
 		return false, "status"
 	}
 	if _, ok := h["Set-Cookie"]; ok {
@@ -73,7 +73,7 @@ func (c *Cache) storable(ri *reqInfo, rt *Route, status int, h http.Header) (ok 
 	explicit := hasExplicitFreshness(h, &cc, field)
 	// A response to a request with Authorization is shared only when it says so (RFC 9111 §3.5)
 	// and says how long for itself: a route's default TTL never applies to it.
-	if ri.auth && (!cc.has(ccPublic|ccSMaxAge|ccMustRevalidate) || !explicit) {
+	if ri.auth && (!cc.Has(ccPublic|ccSMaxAge|ccMustRevalidate) || !explicit) {
 		return false, "authorization"
 	}
 	if !unkeyedKeyed(ri, names) {
@@ -85,7 +85,7 @@ func (c *Cache) storable(ri *reqInfo, rt *Route, status int, h http.Header) (ok 
 	switch {
 	case explicit:
 		return true, ""
-	case cc.has(ccNoCache):
+	case cc.Has(ccNoCache):
 		// Stored only to be revalidated, which needs a validator.
 		if validator && defaultable(status) {
 			return true, ""
