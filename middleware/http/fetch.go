@@ -72,12 +72,18 @@ func (x *exchange) forward(miss string, fl *flight) {
 		if e != nil {
 			pending = e
 			cw.mode = modeTee
-			st.stored = true
-		} else {
-			cw.mode = modePass
-			st.detail = reason
-			c.flights.release(x.skey, fl, nil)
+			cw.onHead = func(cw *capture, stored bool) {
+				st.stored = stored
+				if cw.tooLarge {
+					st.detail = "too-large"
+				}
+				c.setStatus(cw.h, st)
+			}
+			return
 		}
+		cw.mode = modePass
+		st.detail = reason
+		c.flights.release(x.skey, fl, nil)
 		c.setStatus(cw.h, st)
 	})
 	cw.onDrop = func() { c.flights.release(x.skey, fl, nil) }
@@ -89,7 +95,8 @@ func (x *exchange) forward(miss string, fl *flight) {
 	}()
 	x.o.Serve(cw, x.r)
 	cw.finish()
-	if pending == nil || cw.dropped || cw.hijacked || !cw.complete() {
+	if pending == nil || !cw.held || cw.dropped || cw.hijacked || !cw.complete() {
+		cw.release(false)
 		c.flights.release(x.skey, fl, nil)
 		return
 	}
@@ -99,6 +106,7 @@ func (x *exchange) forward(miss string, fl *flight) {
 		pending = nil
 	}
 	c.flights.release(x.skey, fl, pending)
+	cw.release(pending != nil)
 }
 
 // prepare decides, when the head of a response is known, whether it will be stored, and builds
