@@ -32,6 +32,11 @@ func RunSemantics(t *testing.T, adapter Adapter) {
 		t.Run("HeadersNotStored", func(t *testing.T) { testHeadersNotStored(t, env) })
 		t.Run("FlushBypasses", func(t *testing.T) { testFlush(t, env) })
 		t.Run("FromRedisAfterL1Loss", func(t *testing.T) { testFromRedis(t, env) })
+		t.Run("CacheStatusOrderAndFwd", func(t *testing.T) { testCacheStatusOrder(t, env) })
+		t.Run("StoredOnlyWhenStored", func(t *testing.T) { testStoredOnlyWhenStored(t, env) })
+		t.Run("QueryMarkInKey", func(t *testing.T) { testQueryMark(t, env) })
+		t.Run("StaleOnError", func(t *testing.T) { testStaleOnError(t, env) })
+		t.Run("StaleOnConnectionError", func(t *testing.T) { testStaleOnConnectionError(t, env) })
 	})
 }
 

@@ -238,7 +238,9 @@ type exchange struct {
 func (x *exchange) run(e *entry, miss string, now int64) {
 	r := x.r
 	if e != nil && x.ri.auth && !e.authOK {
-		e, miss = nil, "uri-miss"
+		// A stored response the request's Authorization keeps it from using (RFC 9211: the
+		// request's semantics did not allow its use).
+		e, miss = nil, "request"
 	}
 	if e != nil && hasPreconditions(r.Header) {
 		e, miss = nil, "request"

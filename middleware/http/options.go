@@ -70,6 +70,15 @@ type Options struct {
 	// went stale (beyond its stale-while-revalidate and stale-if-error windows), for revalidation.
 	// Zero means DefaultKeepStale; a negative value keeps nothing past those windows.
 	KeepStale time.Duration
+	// MaxStaleOnError is how long past its freshness a stored response may be served when the
+	// origin fails to answer its revalidation (any 5xx status: a reverse proxy answers 502 or
+	// 504 when it gets no response), whether or not the response carries stale-if-error (RFC 9111
+	// §4.2.4 allows a disconnected cache to serve stale). Never for responses whose
+	// must-revalidate, proxy-revalidate, s-maxage or no-cache forbid it. Entries are kept that
+	// much longer. Zero serves stale on error only within stale-if-error windows (RFC 5861).
+	// Cache-Status then shows fwd=stale, the origin's fwd-status and detail=origin-error (or
+	// detail=stale-if-error within such a window).
+	MaxStaleOnError time.Duration
 	// RevalidateTimeout bounds a background revalidation (stale-while-revalidate). Zero means
 	// DefaultRevalidateTimeout.
 	RevalidateTimeout time.Duration
@@ -108,6 +117,8 @@ func (o *Options) resolve() error {
 		return fmt.Errorf("%w: MaxBodySize %d is negative", ErrInvalidOptions, o.MaxBodySize)
 	case o.MaxVariants < 0:
 		return fmt.Errorf("%w: MaxVariants %d is negative", ErrInvalidOptions, o.MaxVariants)
+	case o.MaxStaleOnError < 0:
+		return fmt.Errorf("%w: MaxStaleOnError %v is negative", ErrInvalidOptions, o.MaxStaleOnError)
 	case o.RevalidateTimeout < 0:
 		return fmt.Errorf("%w: RevalidateTimeout %v is negative", ErrInvalidOptions, o.RevalidateTimeout)
 	}

@@ -182,8 +182,8 @@ func (c *Cache) hitHeaders(e *entry, now int64) (age, status []string) {
 // writeStatus sets Cache-Status from st, or from a precomputed value.
 func (c *Cache) writeStatus(h http.Header, st cacheStatus, pre []string) {
 	if pre != nil {
-		if old, ok := h["Cache-Status"]; ok {
-			h["Cache-Status"] = []string{pre[0] + ", " + strings.Join(old, ", ")}
+		if _, ok := h["Cache-Status"]; ok {
+			appendStatus(h, pre[0])
 		} else {
 			h["Cache-Status"] = pre
 		}

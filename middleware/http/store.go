@@ -12,13 +12,14 @@ import (
 func itoa(n int) string { return strconv.Itoa(n) }
 
 // keepFor is how long the tiered cache keeps e: what is left of its freshness, plus the longest
-// window in which it may still be used stale (stale-while-revalidate, stale-if-error) or, for an
+// window in which it may still be used stale (stale-while-revalidate, stale-if-error,
+// Options.MaxStaleOnError) or, for an
 // entry with a validator, revalidated (Options.KeepStale).
 func (c *Cache) keepFor(e *entry, now int64) time.Duration {
 	fresh := e.lifetime - e.age(now)
 	var extra int64
 	if !e.noStale {
-		extra = max(e.swrWindow(), e.sieWindow())
+		extra = max(e.swrWindow(), e.sieWindow(), int64(c.opts.MaxStaleOnError))
 	}
 	if e.hasValidator() {
 		extra = max(extra, int64(c.opts.KeepStale))

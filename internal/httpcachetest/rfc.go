@@ -1,0 +1,237 @@
+package httpcachetest
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	httpcache "github.com/stratacache/strata/middleware/http"
+)
+
+// withOptions builds a fresh engine of env's kind with opts, for tests that need options of
+// their own.
+func withOptions(t *testing.T, env *Env, opts httpcache.Options) *Env {
+	t.Helper()
+	return NewEnv(t, env.Name, env.adapter, opts)
+}
+
+// testCacheStatusOrder checks RFC 9211 §2: this cache's member comes after those of the caches
+// nearer the origin, and the fwd values name why the request was forwarded.
+func testCacheStatusOrder(t *testing.T, env *Env) {
+	h := env.Handler(t, httpcache.Route{}, fixed("max-age=60", "Cache-Status", "origin-cdn; hit"))
+	w := Do(h, "GET", "http://example.com/cs/order")
+	if got := status(w); got != "origin-cdn; hit, strata; fwd=uri-miss; fwd-status=200; stored" {
+		t.Fatalf("miss Cache-Status = %q", got)
+	}
+	w = Do(h, "GET", "http://example.com/cs/order")
+	// A hit went through no cache nearer the origin: their members are not replayed.
+	if got := status(w); !strings.HasPrefix(got, "strata; hit; ttl=") || !Hit(w) {
+		t.Fatalf("hit Cache-Status = %q", got)
+	}
+	// A client no-cache on a fresh entry: fwd=request, not stale.
+	w = Do(h, "GET", "http://example.com/cs/order", "Cache-Control", "no-cache")
+	if got := status(w); !strings.Contains(got, "strata; fwd=request; fwd-status=200; stored") {
+		t.Fatalf("no-cache request Cache-Status = %q", got)
+	}
+	// A request with Authorization on a stored URL: the stored response exists but may not be
+	// used for this request.
+	w = Do(h, "GET", "http://example.com/cs/order", "Authorization", "Bearer x")
+	if got := status(w); !strings.Contains(got, "strata; fwd=request;") {
+		t.Fatalf("Authorization Cache-Status = %q", got)
+	}
+	// A stale entry: fwd=stale.
+	hs := env.Handler(t, httpcache.Route{}, fixed("max-age=1", "Age", "5", "Etag", `"s"`))
+	Do(hs, "GET", "http://example.com/cs/stale")
+	if got := status(Do(hs, "GET", "http://example.com/cs/stale")); got != "strata; fwd=stale; fwd-status=200; stored" {
+		t.Fatalf("stale Cache-Status = %q", got)
+	}
+}
+
+// testStoredOnlyWhenStored checks that Cache-Status says "stored" only of responses that were,
+// and that a Content-Length over the cap is streamed without buffering.
+func testStoredOnlyWhenStored(t *testing.T, env *Env) {
+	e := withOptions(t, env, httpcache.Options{MaxBodySize: 64})
+	big := strings.Repeat("x", 100)
+	origin := &Counter{Fn: func(n int64, w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=60")
+		body := big
+		if r.URL.Query().Get("small") == "1" {
+			body = "small"
+		}
+		if r.URL.Query().Get("cl") == "1" {
+			w.Header().Set("Content-Length", fmt.Sprint(len(body)))
+		}
+		// Written in pieces, so that an unknown length is found too large only on the way.
+		for i := 0; i < len(body); i += 10 {
+			_, _ = io.WriteString(w, body[i:min(i+10, len(body))])
+		}
+	}}
+	h := e.Handler(t, httpcache.Route{}, origin)
+	for _, q := range []string{"cl=1", "cl=0"} {
+		u := "http://example.com/stored?" + q
+		w := Do(h, "GET", u)
+		if w.Body.String() != big || w.Code != 200 {
+			t.Fatalf("%s: %d, %d bytes", q, w.Code, w.Body.Len())
+		}
+		if got := status(w); strings.Contains(got, "stored") || !strings.Contains(got, "detail=too-large") {
+			t.Fatalf("%s: over-cap response Cache-Status = %q", q, got)
+		}
+		if Hit(Do(h, "GET", u)) {
+			t.Fatalf("%s: over-cap response stored", q)
+		}
+	}
+	for _, q := range []string{"cl=1&small=1", "cl=0&small=1"} {
+		u := "http://example.com/stored?" + q
+		w := Do(h, "GET", u)
+		if got := status(w); !strings.HasSuffix(got, "; stored") {
+			t.Fatalf("%s: Cache-Status = %q", q, got)
+		}
+		if w.Header().Get("Content-Length") != "5" || w.Body.String() != "small" {
+			t.Fatalf("%s: Content-Length %q body %q", q, w.Header().Get("Content-Length"), w.Body)
+		}
+		if !Hit(Do(h, "GET", u)) {
+			t.Fatalf("%s: stored response not reused", q)
+		}
+	}
+}
+
+// testQueryMark checks that /p and /p? are different targets (RFC 3986 §6.2.3): the origin may
+// answer them differently, so one is not served for the other.
+func testQueryMark(t *testing.T, env *Env) {
+	origin := &Counter{Fn: func(n int64, w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=60")
+		fmt.Fprintf(w, "%s forcequery=%v", r.URL.Path, r.URL.ForceQuery)
+	}}
+	h := env.Handler(t, httpcache.Route{}, origin)
+	plain := Do(h, "GET", "http://example.com/p")
+	empty := Do(h, "GET", "http://example.com/p?")
+	if plain.Body.String() != "/p forcequery=false" || empty.Body.String() != "/p forcequery=true" || Hit(empty) {
+		t.Fatalf("/p and /p? shared an entry: %q %q (%s)", plain.Body, empty.Body, status(empty))
+	}
+	if !Hit(Do(h, "GET", "http://example.com/p")) || !Hit(Do(h, "GET", "http://example.com/p?")) {
+		t.Fatal("/p or /p? not reused")
+	}
+	if n := origin.N.Load(); n != 2 {
+		t.Fatalf("origin calls = %d, want 2", n)
+	}
+}
+
+// testStaleOnError checks serving stale when the origin fails (RFC 9111 §4.2.4): within
+// Options.MaxStaleOnError, never when must-revalidate, proxy-revalidate, no-cache or s-maxage
+// forbid it, and reported in Cache-Status.
+func testStaleOnError(t *testing.T, env *Env) {
+	for _, tc := range []struct {
+		cc    string
+		stale bool
+	}{
+		{"max-age=1", true},
+		{"max-age=1, must-revalidate", false},
+		{"max-age=1, proxy-revalidate", false},
+		{"max-age=1, no-cache", false},
+		{"max-age=1, s-maxage=1", false},
+		{"s-maxage=1", false},
+	} {
+		for _, failure := range []int{http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout, http.StatusInternalServerError} {
+			e := withOptions(t, env, httpcache.Options{MaxStaleOnError: time.Hour})
+			origin := &Counter{Fn: func(n int64, w http.ResponseWriter, r *http.Request) {
+				if n > 1 {
+					w.WriteHeader(failure)
+					return
+				}
+				w.Header().Set("Cache-Control", tc.cc)
+				w.Header().Set("Etag", `"e"`)
+				w.Header().Set("Age", "30")
+				fmt.Fprint(w, "good")
+			}}
+			h := e.Handler(t, httpcache.Route{}, origin)
+			Do(h, "GET", "http://example.com/soe")
+			w := Do(h, "GET", "http://example.com/soe")
+			got := w.Code == 200 && w.Body.String() == "good"
+			if got != tc.stale {
+				t.Errorf("%s, origin %d: stale served = %v (%d %q %s)", tc.cc, failure, got, w.Code, w.Body, status(w))
+				continue
+			}
+			want := fmt.Sprintf("strata; fwd=stale; fwd-status=%d", failure)
+			if tc.stale {
+				want += "; ttl=-29; detail=origin-error"
+			}
+			if st := status(w); !strings.HasPrefix(st, want) || Hit(w) {
+				t.Errorf("%s, origin %d: Cache-Status = %q, want %q", tc.cc, failure, st, want)
+			}
+		}
+	}
+	// Beyond MaxStaleOnError, or without it and without stale-if-error, the error goes through.
+	for _, opts := range []httpcache.Options{{MaxStaleOnError: 10 * time.Second}, {}} {
+		e := withOptions(t, env, opts)
+		origin := &Counter{Fn: func(n int64, w http.ResponseWriter, r *http.Request) {
+			if n > 1 {
+				w.WriteHeader(http.StatusBadGateway)
+				return
+			}
+			w.Header().Set("Cache-Control", "max-age=1")
+			w.Header().Set("Etag", `"e"`)
+			w.Header().Set("Age", "30")
+			fmt.Fprint(w, "good")
+		}}
+		h := e.Handler(t, httpcache.Route{}, origin)
+		Do(h, "GET", "http://example.com/soe/limit")
+		if w := Do(h, "GET", "http://example.com/soe/limit"); w.Code != http.StatusBadGateway {
+			t.Errorf("MaxStaleOnError %v: %d %q (%s)", opts.MaxStaleOnError, w.Code, w.Body, status(w))
+		}
+	}
+	// Within a stale-if-error window, the detail says so.
+	e := withOptions(t, env, httpcache.Options{MaxStaleOnError: time.Hour})
+	origin := &Counter{Fn: func(n int64, w http.ResponseWriter, r *http.Request) {
+		if n > 1 {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		w.Header().Set("Cache-Control", "max-age=1, stale-if-error=600")
+		w.Header().Set("Age", "30")
+		fmt.Fprint(w, "good")
+	}}
+	h := e.Handler(t, httpcache.Route{}, origin)
+	Do(h, "GET", "http://example.com/soe/sie")
+	if w := Do(h, "GET", "http://example.com/soe/sie"); w.Body.String() != "good" || !strings.HasSuffix(status(w), "detail=stale-if-error") {
+		t.Errorf("stale-if-error: %q (%s)", w.Body, status(w))
+	}
+}
+
+// testStaleOnConnectionError runs the origin behind a real reverse-proxy-like hop: when the
+// origin's connection fails, the hop answers 502 and the stale entry is served.
+func testStaleOnConnectionError(t *testing.T, env *Env) {
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=1")
+		w.Header().Set("Age", "10")
+		fmt.Fprint(w, "from upstream")
+	}))
+	url := upstream.URL
+	proxy := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		resp, err := http.Get(url + r.URL.Path)
+		if err != nil {
+			w.WriteHeader(http.StatusBadGateway)
+			return
+		}
+		defer resp.Body.Close()
+		for k, vs := range resp.Header {
+			w.Header()[k] = vs
+		}
+		w.WriteHeader(resp.StatusCode)
+		_, _ = io.Copy(w, resp.Body)
+	})
+	e := withOptions(t, env, httpcache.Options{MaxStaleOnError: time.Hour})
+	h := e.Handler(t, httpcache.Route{}, proxy)
+	if w := Do(h, "GET", "http://example.com/conn"); w.Body.String() != "from upstream" {
+		t.Fatalf("first: %d %q", w.Code, w.Body)
+	}
+	upstream.Close() // the origin is gone
+	w := Do(h, "GET", "http://example.com/conn")
+	if w.Code != 200 || w.Body.String() != "from upstream" || !strings.Contains(status(w), "fwd-status=502") {
+		t.Fatalf("origin down: %d %q (%s)", w.Code, w.Body, status(w))
+	}
+	http.DefaultClient.CloseIdleConnections()
+}
