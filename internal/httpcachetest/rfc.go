@@ -235,3 +235,76 @@ func testStaleOnConnectionError(t *testing.T, env *Env) {
 	}
 	http.DefaultClient.CloseIdleConnections()
 }
+
+// testHeuristicFreshness checks RFC 9111 §4.2.2: off unless Options.MaxHeuristicFreshness is
+// set, then a fraction of the time since Last-Modified, capped, for heuristically cacheable
+// statuses or public responses only.
+func testHeuristicFreshness(t *testing.T, env *Env) {
+	now := time.Now().UTC()
+	origin := func(code int, lm time.Time, cc string) *Counter {
+		return &Counter{Fn: func(n int64, w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Last-Modified", lm.Format(http.TimeFormat))
+			w.Header().Set("Date", now.Format(http.TimeFormat))
+			if cc != "" {
+				w.Header().Set("Cache-Control", cc)
+			}
+			w.WriteHeader(code)
+			fmt.Fprintf(w, "call %d", n)
+		}}
+	}
+	tenDays := now.Add(-240 * time.Hour)
+	off := env.Handler(t, httpcache.Route{}, origin(200, tenDays, ""))
+	Do(off, "GET", "http://example.com/heur/off")
+	if w := Do(off, "GET", "http://example.com/heur/off"); Hit(w) {
+		t.Fatalf("heuristic freshness on by default: %s", status(w))
+	}
+	e := withOptions(t, env, httpcache.Options{MaxHeuristicFreshness: time.Hour})
+	for _, tc := range []struct {
+		code  int
+		lm    time.Time
+		cc    string
+		reuse bool
+	}{
+		{200, tenDays, "", true},
+		{203, tenDays, "", true},
+		{204, tenDays, "", true},
+		{404, tenDays, "", true},
+		{405, tenDays, "", true},
+		{410, tenDays, "", true},
+		{414, tenDays, "", true},
+		{501, tenDays, "", true},
+		{201, tenDays, "", false},
+		{202, tenDays, "", false},
+		{403, tenDays, "", false},
+		{502, tenDays, "", false},
+		{503, tenDays, "", false},
+		{504, tenDays, "", false},
+		{599, tenDays, "", false},
+		{599, tenDays, "public", true},
+		{200, now.Add(time.Hour), "", false}, // Last-Modified in the future
+		{200, now, "", false},                // no time since Last-Modified
+		{200, tenDays, "no-cache", false},
+	} {
+		u := fmt.Sprintf("http://example.com/heur/%d/%d/%s", tc.code, tc.lm.Unix(), tc.cc)
+		h := e.Handler(t, httpcache.Route{}, origin(tc.code, tc.lm, tc.cc))
+		Do(h, "GET", u)
+		w := Do(h, "GET", u)
+		if Hit(w) != tc.reuse {
+			t.Errorf("%d %s Last-Modified %v: reused = %v (%s)", tc.code, tc.cc, now.Sub(tc.lm), Hit(w), status(w))
+		}
+		if tc.reuse && !strings.Contains(status(w), "ttl=3600") && !strings.Contains(status(w), "ttl=3599") {
+			t.Errorf("%d: heuristic lifetime not capped at an hour: %s", tc.code, status(w))
+		}
+	}
+	// 10% of the time since Last-Modified, under the cap: 100 s ago gives 10 s.
+	h := e.Handler(t, httpcache.Route{}, origin(200, now.Add(-100*time.Second), ""))
+	Do(h, "GET", "http://example.com/heur/fraction")
+	if w := Do(h, "GET", "http://example.com/heur/fraction"); !Hit(w) || !strings.Contains(status(w), "ttl=10") && !strings.Contains(status(w), "ttl=9") {
+		t.Errorf("heuristic fraction: %s", status(w))
+	}
+	// Never for a request with Authorization.
+	Do(h, "GET", "http://example.com/heur/auth", "Authorization", "Bearer a")
+	if w := Do(h, "GET", "http://example.com/heur/auth", "Authorization", "Bearer a"); Hit(w) {
+		t.Error("heuristic freshness applied to a response to a request with Authorization")
+	}
+}

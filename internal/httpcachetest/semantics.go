@@ -37,6 +37,7 @@ func RunSemantics(t *testing.T, adapter Adapter) {
 		t.Run("QueryMarkInKey", func(t *testing.T) { testQueryMark(t, env) })
 		t.Run("StaleOnError", func(t *testing.T) { testStaleOnError(t, env) })
 		t.Run("StaleOnConnectionError", func(t *testing.T) { testStaleOnConnectionError(t, env) })
+		t.Run("HeuristicFreshness", func(t *testing.T) { testHeuristicFreshness(t, env) })
 	})
 }
 

@@ -10,7 +10,8 @@
 //
 // Nothing is reused unless the origin says it may be: a response without explicit freshness
 // (max-age, s-maxage or Expires) is not served from the cache, except where an application opts a
-// route into a default TTL with [Route.Strategy]. Whatever the route, the cache never stores
+// route into a default TTL with [Route.Strategy] or turns on heuristic freshness (RFC 9111
+// §4.2.2) with [Options.MaxHeuristicFreshness]. Whatever the route, the cache never stores
 // responses carrying Set-Cookie, private, no-store or Vary: *, partial content (206), 304s,
 // error statuses without explicit freshness, responses to requests with Authorization (unless the
 // response is public, s-maxage or must-revalidate and carries explicit freshness of its own: a

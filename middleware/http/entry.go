@@ -25,7 +25,7 @@ type entry struct {
 	body      []byte
 	reqTime   int64  // when the request that produced the response was sent (Unix ns)
 	respTime  int64  // when its response was received (Unix ns)
-	defTTL    int64  // the route's default lifetime (ns), used when the response has no freshness
+	defTTL    int64  // the route's default or the heuristic lifetime (ns), used when the response has no explicit freshness
 	defStale  int64  // the route's default stale-while-revalidate window (ns)
 	ccField   string // the targeted field (RFC 9213) that sets the policy; "" for Cache-Control
 
@@ -116,7 +116,7 @@ func hasExplicitFreshness(h http.Header, cc *cacheControl, field string) bool {
 }
 
 // freshnessLifetime follows RFC 9111 §4.2.1 for a shared cache: s-maxage, then max-age, then
-// Expires minus Date, then the route's default (no heuristic freshness otherwise).
+// Expires minus Date, then the route's default or the heuristic lifetime (defTTL).
 func (e *entry) freshnessLifetime() int64 {
 	switch {
 	case e.cc.Has(ccSMaxAge):

@@ -130,6 +130,11 @@ func (c *Cache) prepare(x *exchange, cw *capture, reqTime int64) (*entry, string
 	if !x.rt.Strategy.IsZero() && !x.ri.auth {
 		e.defTTL = int64(x.rt.Strategy.TTL)
 		e.defStale = int64(x.rt.Strategy.Stale)
+	} else if cc := policyOf(h, e.ccField); !x.ri.auth && !hasExplicitFreshness(h, &cc, e.ccField) {
+		// Heuristic freshness is kept where a route's default lifetime would be: both apply
+		// only to responses without explicit freshness, and neither to requests with
+		// Authorization.
+		e.defTTL = c.heuristicLifetime(cw.status, h, &cc, now)
 	}
 	e.derive()
 	if c.keepFor(e, now) <= 0 {

@@ -27,6 +27,10 @@ const (
 	// theirs by entries (ottertier.Options.MaxEntries). Such a cache's memory is bounded only by
 	// DefaultL1Entries × MaxBodySize (plus headers) in the worst case: prefer a byte bound.
 	DefaultL1Entries = 10_000
+	// DefaultHeuristicFraction is the share of a response's age at the time it was sent (Date
+	// minus Last-Modified) that heuristic freshness gives it, when Options.MaxHeuristicFreshness
+	// turns heuristic freshness on.
+	DefaultHeuristicFraction = 0.1
 	// DefaultName is the cache's name in Cache-Status.
 	DefaultName = "strata"
 	// DefaultKeyPrefix starts every key the middleware writes to the tiered cache.
@@ -79,6 +83,16 @@ type Options struct {
 	// Cache-Status then shows fwd=stale, the origin's fwd-status and detail=origin-error (or
 	// detail=stale-if-error within such a window).
 	MaxStaleOnError time.Duration
+	// MaxHeuristicFreshness, when positive, turns on heuristic freshness (RFC 9111 §4.2.2) and
+	// caps it: a response without explicit freshness (max-age, s-maxage, Expires) and without a
+	// route default, whose status is heuristically cacheable (200, 203, 204, 300, 301, 308, 404,
+	// 405, 410, 414, 501) or that is marked public, and that carries Last-Modified, is fresh for
+	// HeuristicFraction of the time between Last-Modified and Date, at most this long. Zero
+	// leaves it off: only what the origin says is fresh is reused.
+	MaxHeuristicFreshness time.Duration
+	// HeuristicFraction is the share of the time since Last-Modified that heuristic freshness
+	// gives a response, in (0, 1]. Zero means DefaultHeuristicFraction (10%).
+	HeuristicFraction float64
 	// RevalidateTimeout bounds a background revalidation (stale-while-revalidate). Zero means
 	// DefaultRevalidateTimeout.
 	RevalidateTimeout time.Duration
@@ -119,6 +133,10 @@ func (o *Options) resolve() error {
 		return fmt.Errorf("%w: MaxVariants %d is negative", ErrInvalidOptions, o.MaxVariants)
 	case o.MaxStaleOnError < 0:
 		return fmt.Errorf("%w: MaxStaleOnError %v is negative", ErrInvalidOptions, o.MaxStaleOnError)
+	case o.MaxHeuristicFreshness < 0:
+		return fmt.Errorf("%w: MaxHeuristicFreshness %v is negative", ErrInvalidOptions, o.MaxHeuristicFreshness)
+	case !(o.HeuristicFraction >= 0 && o.HeuristicFraction <= 1): // NaN too
+		return fmt.Errorf("%w: HeuristicFraction %v is not in [0, 1]", ErrInvalidOptions, o.HeuristicFraction)
 	case o.RevalidateTimeout < 0:
 		return fmt.Errorf("%w: RevalidateTimeout %v is negative", ErrInvalidOptions, o.RevalidateTimeout)
 	}
@@ -147,6 +165,9 @@ func (o *Options) resolve() error {
 	}
 	if o.RevalidateTimeout == 0 {
 		o.RevalidateTimeout = DefaultRevalidateTimeout
+	}
+	if o.HeuristicFraction == 0 {
+		o.HeuristicFraction = DefaultHeuristicFraction
 	}
 	if o.SurrogateKeyHeader == "" {
 		o.SurrogateKeyHeader = DefaultSurrogateKeyHeader

@@ -3,6 +3,7 @@ package httpcache
 import (
 	"mime"
 	"net/http"
+	"time"
 )
 
 // understood are the final statuses whose semantics the cache knows (for must-understand).
@@ -21,6 +22,39 @@ func defaultable(status int) bool {
 		return true
 	}
 	return false
+}
+
+// heuristicStatus are the statuses that are heuristically cacheable (RFC 9110 §15.1), but for
+// 206, which is never stored.
+func heuristicStatus(status int) bool {
+	switch status {
+	case 200, 203, 204, 300, 301, 308, 404, 405, 410, 414, 501:
+		return true
+	}
+	return false
+}
+
+// heuristicLifetime is the heuristic freshness lifetime (ns) of a response with header h and
+// policy cc, without explicit freshness, received at respTime (RFC 9111 §4.2.2), or 0 when it
+// gets none: heuristic freshness is off, the status is not heuristically cacheable and the
+// response is not public, or Last-Modified is missing, invalid or not in the past.
+func (c *Cache) heuristicLifetime(status int, h http.Header, cc *cacheControl, respTime int64) int64 {
+	if c.opts.MaxHeuristicFreshness <= 0 || !(heuristicStatus(status) || cc.Has(ccPublic)) {
+		return 0
+	}
+	lm, ok := parseHTTPDate(h.Get("Last-Modified"))
+	if !ok {
+		return 0
+	}
+	base := respTime
+	if d, ok := parseHTTPDate(h.Get("Date")); ok {
+		base = min(base, d.UnixNano())
+	}
+	since := base - lm.UnixNano()
+	if since <= 0 {
+		return 0
+	}
+	return min(int64(float64(since)*c.opts.HeuristicFraction), int64(c.opts.MaxHeuristicFreshness))
 }
 
 // reqInfo is what the engine learned about a request before calling the origin.
@@ -92,6 +126,8 @@ func (c *Cache) storable(ri *reqInfo, rt *Route, status int, h http.Header) (ok 
 		}
 		return false, "no-freshness"
 	case !rt.Strategy.IsZero() && rt.Strategy.TTL > 0 && defaultable(status):
+		return true, ""
+	case c.heuristicLifetime(status, h, &cc, time.Now().UnixNano()) > 0:
 		return true, ""
 	case validator && defaultable(status):
 		return true, "" // stale at once, kept for revalidation
