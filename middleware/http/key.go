@@ -128,8 +128,9 @@ func varyNames(h http.Header) (names []string, star bool) {
 	return names, false
 }
 
-// varyValues returns the normalized values of the request headers named in names, each
-// length-prefixed (with absent headers told apart from empty ones), as one string.
+// varyValues returns the normalized values of the request headers named in names (see
+// normalizeValue), each length-prefixed (with absent headers told apart from empty ones), as one
+// string.
 func varyValues(r http.Header, names []string) string {
 	var b []byte
 	for _, n := range names {
@@ -138,28 +139,10 @@ func varyValues(r http.Header, names []string) string {
 			b = append(b, 0)
 			continue
 		}
-		v := normalizeValue(vs)
-		if caseInsensitiveValue[n] {
-			v = strings.ToLower(v)
-		}
+		v := normalizeValue(n, vs)
 		b = append(b, 1)
 		b = binary.AppendUvarint(b, uint64(len(v)))
 		b = append(b, v...)
 	}
 	return string(b)
-}
-
-// caseInsensitiveValue are request headers whose values compare without regard to case
-// (language tags, content codings, charsets), so variants are shared across spellings.
-var caseInsensitiveValue = map[string]bool{"Accept-Language": true, "Accept-Encoding": true, "Accept-Charset": true}
-
-// normalizeValue joins the lines of a header and removes optional whitespace around commas.
-func normalizeValue(vs []string) string {
-	var parts []string
-	for _, v := range vs {
-		for p := range strings.SplitSeq(v, ",") {
-			parts = append(parts, trimOWS(p))
-		}
-	}
-	return strings.Join(parts, ",")
 }
