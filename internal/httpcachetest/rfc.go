@@ -3,6 +3,8 @@ package httpcachetest
 import (
 	"fmt"
 	"io"
+	"mime"
+	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -306,5 +308,74 @@ func testHeuristicFreshness(t *testing.T, env *Env) {
 	Do(h, "GET", "http://example.com/heur/auth", "Authorization", "Bearer a")
 	if w := Do(h, "GET", "http://example.com/heur/auth", "Authorization", "Bearer a"); Hit(w) {
 		t.Error("heuristic freshness applied to a response to a request with Authorization")
+	}
+}
+
+// testRanges checks Range and If-Range requests answered from a stored complete response.
+func testRanges(t *testing.T, env *Env) {
+	lm := time.Now().Add(-time.Hour).UTC().Format(http.TimeFormat)
+	h := env.Handler(t, httpcache.Route{}, fixed("max-age=600", "Etag", `"r1"`, "Last-Modified", lm, "Content-Type", "text/plain"))
+	const u = "http://example.com/ranges"
+	Do(h, "GET", u) // stores "body 1"
+	for _, tc := range []struct {
+		rng, ifRange string
+		code         int
+		body, cr     string
+	}{
+		{"bytes=0-1", "", 206, "bo", "bytes 0-1/6"},
+		{"bytes=4-", "", 206, " 1", "bytes 4-5/6"},
+		{"bytes=-1", "", 206, "1", "bytes 5-5/6"},
+		{"bytes=-100", "", 206, "body 1", "bytes 0-5/6"},
+		{"bytes=2-100", "", 206, "dy 1", "bytes 2-5/6"},
+		{"bytes=6-", "", 416, "", "bytes */6"},
+		{"bytes=6-7, 10-", "", 416, "", "bytes */6"},
+		{"bytes=0-1", `"r1"`, 206, "bo", "bytes 0-1/6"},
+		{"bytes=0-1", lm, 206, "bo", "bytes 0-1/6"},
+		{"bytes=0-1", `"other"`, 200, "body 1", ""},
+		{"bytes=0-1", `W/"r1"`, 200, "body 1", ""},
+		{"bytes=0-1", time.Now().UTC().Format(http.TimeFormat), 200, "body 1", ""},
+		{"bytes=a-1", "", 200, "body 1", ""},
+		{"bytes=3-1", "", 200, "body 1", ""},
+		{"items=0-1", "", 200, "body 1", ""},
+		{"bytes=0-3, 2-4", "", 200, "body 1", ""}, // overlapping: the full response
+	} {
+		hdr := []string{"Range", tc.rng}
+		if tc.ifRange != "" {
+			hdr = append(hdr, "If-Range", tc.ifRange)
+		}
+		w := Do(h, "GET", u, hdr...)
+		if w.Code != tc.code || w.Body.String() != tc.body || w.Header().Get("Content-Range") != tc.cr || !Hit(w) {
+			t.Errorf("Range %q If-Range %q: %d %q Content-Range %q (%s), want %d %q %q", tc.rng, tc.ifRange,
+				w.Code, w.Body, w.Header().Get("Content-Range"), status(w), tc.code, tc.body, tc.cr)
+		}
+		if w.Code == 206 && w.Header().Get("Content-Length") != fmt.Sprint(len(tc.body)) {
+			t.Errorf("Range %q: Content-Length %q", tc.rng, w.Header().Get("Content-Length"))
+		}
+	}
+	// Several ranges: multipart/byteranges.
+	w := Do(h, "GET", u, "Range", "bytes=0-1, -1")
+	mt, params, err := mime.ParseMediaType(w.Header().Get("Content-Type"))
+	if w.Code != 206 || err != nil || mt != "multipart/byteranges" {
+		t.Fatalf("multipart: %d %q %v", w.Code, w.Header().Get("Content-Type"), err)
+	}
+	mr := multipart.NewReader(strings.NewReader(w.Body.String()), params["boundary"])
+	var parts []string
+	for {
+		p, err := mr.NextPart()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(p)
+		parts = append(parts, p.Header.Get("Content-Range")+" "+p.Header.Get("Content-Type")+" "+string(b))
+	}
+	if want := []string{"bytes 0-1/6 text/plain bo", "bytes 5-5/6 text/plain 1"}; strings.Join(parts, "|") != strings.Join(want, "|") {
+		t.Fatalf("multipart parts: %q", parts)
+	}
+	// HEAD ignores Range.
+	if w := Do(h, "HEAD", u, "Range", "bytes=0-1"); w.Code != 200 || w.Header().Get("Content-Length") != "6" {
+		t.Fatalf("HEAD with Range: %d %q", w.Code, w.Header().Get("Content-Length"))
 	}
 }

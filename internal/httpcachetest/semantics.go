@@ -38,6 +38,7 @@ func RunSemantics(t *testing.T, adapter Adapter) {
 		t.Run("StaleOnError", func(t *testing.T) { testStaleOnError(t, env) })
 		t.Run("StaleOnConnectionError", func(t *testing.T) { testStaleOnConnectionError(t, env) })
 		t.Run("HeuristicFreshness", func(t *testing.T) { testHeuristicFreshness(t, env) })
+		t.Run("Ranges", func(t *testing.T) { testRanges(t, env) })
 	})
 }
 
