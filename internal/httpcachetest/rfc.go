@@ -379,3 +379,58 @@ func testRanges(t *testing.T, env *Env) {
 		t.Fatalf("HEAD with Range: %d %q", w.Code, w.Header().Get("Content-Length"))
 	}
 }
+
+// testStorePOST checks RFC 9110 §9.3.3: with Options.StorePOST, a POST response whose
+// Content-Location is the request's URL and that has explicit freshness answers later GETs.
+func testStorePOST(t *testing.T, env *Env) {
+	origin := &Counter{Fn: func(n int64, w http.ResponseWriter, r *http.Request) {
+		if r.Method == "POST" {
+			if cl := r.Header.Get("X-Location"); cl != "" {
+				w.Header().Set("Content-Location", cl)
+			}
+			if cc := r.Header.Get("X-Cache-Control"); cc != "" {
+				w.Header().Set("Cache-Control", cc)
+			}
+			if r.Header.Get("X-Cookie") != "" {
+				w.Header().Set("Set-Cookie", "a=b")
+			}
+			fmt.Fprintf(w, "post %d", n)
+			return
+		}
+		fmt.Fprintf(w, "get %d", n)
+	}}
+	const u = "http://example.com/post?q=1"
+	for _, tc := range []struct {
+		name   string
+		on     bool
+		hdr    []string
+		stored bool
+	}{
+		{"absolute", true, []string{"X-Location", u, "X-Cache-Control", "max-age=60"}, true},
+		{"relative", true, []string{"X-Location", "/post?q=1", "X-Cache-Control", "max-age=60"}, true},
+		{"off", false, []string{"X-Location", u, "X-Cache-Control", "max-age=60"}, false},
+		{"other-location", true, []string{"X-Location", "/post?q=2", "X-Cache-Control", "max-age=60"}, false},
+		{"no-query-location", true, []string{"X-Location", "/post", "X-Cache-Control", "max-age=60"}, false},
+		{"no-location", true, []string{"X-Cache-Control", "max-age=60"}, false},
+		{"no-freshness", true, []string{"X-Location", u}, false},
+		{"no-store", true, []string{"X-Location", u, "X-Cache-Control", "max-age=60, no-store"}, false},
+		{"set-cookie", true, []string{"X-Location", u, "X-Cache-Control", "max-age=60", "X-Cookie", "1"}, false},
+		{"authorization", true, []string{"X-Location", u, "X-Cache-Control", "max-age=60", "Authorization", "Bearer a"}, false},
+	} {
+		e := withOptions(t, env, httpcache.Options{StorePOST: tc.on})
+		h := e.Handler(t, httpcache.Route{}, origin)
+		r := httptest.NewRequest("POST", u, strings.NewReader("payload"))
+		for i := 0; i+1 < len(tc.hdr); i += 2 {
+			r.Header.Set(tc.hdr[i], tc.hdr[i+1])
+		}
+		p := httptest.NewRecorder()
+		h.ServeHTTP(p, r)
+		if !strings.HasPrefix(p.Body.String(), "post ") {
+			t.Fatalf("%s: POST answered %q", tc.name, p.Body)
+		}
+		w := Do(h, "GET", u)
+		if got := strings.HasPrefix(w.Body.String(), "post ") && Hit(w); got != tc.stored {
+			t.Errorf("%s: GET served the POST response = %v (%q, %s; POST %s)", tc.name, got, w.Body, status(w), status(p))
+		}
+	}
+}

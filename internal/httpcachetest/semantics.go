@@ -39,6 +39,7 @@ func RunSemantics(t *testing.T, adapter Adapter) {
 		t.Run("StaleOnConnectionError", func(t *testing.T) { testStaleOnConnectionError(t, env) })
 		t.Run("HeuristicFreshness", func(t *testing.T) { testHeuristicFreshness(t, env) })
 		t.Run("Ranges", func(t *testing.T) { testRanges(t, env) })
+		t.Run("StorePOST", func(t *testing.T) { testStorePOST(t, env) })
 	})
 }
 

@@ -93,6 +93,12 @@ type Options struct {
 	// HeuristicFraction is the share of the time since Last-Modified that heuristic freshness
 	// gives a response, in (0, 1]. Zero means DefaultHeuristicFraction (10%).
 	HeuristicFraction float64
+	// StorePOST stores a response to a POST for later GET and HEAD requests of the same URL when
+	// it says that it is that URL's representation — Content-Location equal to the request's
+	// URL — and how long it is fresh (RFC 9110 §9.3.3), under the same rules as a response to
+	// a GET. Off by default: an origin that sets Content-Location carelessly on responses that
+	// depend on the request body would have them served to GET requests.
+	StorePOST bool
 	// RevalidateTimeout bounds a background revalidation (stale-while-revalidate). Zero means
 	// DefaultRevalidateTimeout.
 	RevalidateTimeout time.Duration
