@@ -2,7 +2,9 @@
 // with the semantics of an RFC 9111 shared cache and no default TTL: what the origin says is
 // fresh is reused, plus heuristic freshness (RFC 9111 §4.2.2) for responses with Last-Modified
 // (-heuristic), stored responses are served stale when the origin fails (-stale-on-error), and
-// POST responses that name their own URL in Content-Location answer later GETs (-store-post).
+// POST responses that name their own URL in Content-Location answer later GETs (-store-post), and
+// a request that strictly prefers one language gets a stored variant in that language
+// (-negotiate-language).
 //
 //	go run ./examples/proxy -listen 127.0.0.1:8080 -origin http://127.0.0.1:8000 [-redis redis://127.0.0.1:6379/0] [-adapter nethttp|echo]
 //
@@ -60,6 +62,7 @@ func run() error {
 	heuristic := flag.Duration("heuristic", 24*time.Hour, "cap of heuristic freshness (10% of the time since Last-Modified); 0 turns it off")
 	staleOnError := flag.Duration("stale-on-error", time.Hour, "how long past its freshness a response may be served when the origin fails; 0 only within stale-if-error")
 	storePOST := flag.Bool("store-post", true, "store POST responses whose Content-Location is their own URL, for later GETs")
+	negotiate := flag.Bool("negotiate-language", true, "answer a request that strictly prefers one language with a stored variant in that language (Vary: Accept-Language alone)")
 	originTimeout := flag.Duration("origin-timeout", 30*time.Second, "how long to wait for the origin's response head (then 504, and stale if allowed)")
 	verbose := flag.Bool("v", false, "log warnings to stderr")
 	flag.Parse()
@@ -113,6 +116,7 @@ func run() error {
 	cache, err := httpcache.New(httpcache.Options{
 		Cache: tc, MaxBodySize: *maxBody, TargetedCacheControl: fields, Logger: logger,
 		MaxHeuristicFreshness: *heuristic, MaxStaleOnError: *staleOnError, StorePOST: *storePOST,
+		NegotiateLanguage: *negotiate,
 	})
 	if err != nil {
 		return err

@@ -434,3 +434,40 @@ func testStorePOST(t *testing.T, env *Env) {
 		}
 	}
 }
+
+// testNegotiateLanguage checks Options.NegotiateLanguage: a request that strictly prefers the
+// language of a stored variant (Vary: Accept-Language alone) gets it; anything else does not.
+func testNegotiateLanguage(t *testing.T, env *Env) {
+	origin := &Counter{Fn: func(n int64, w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=60")
+		w.Header().Set("Vary", r.URL.Query().Get("vary"))
+		w.Header().Set("Content-Language", "de")
+		fmt.Fprintf(w, "de %d", n)
+	}}
+	for _, on := range []bool{false, true} {
+		e := withOptions(t, env, httpcache.Options{NegotiateLanguage: on})
+		h := e.Handler(t, httpcache.Route{}, origin)
+		u := "http://example.com/lang?vary=Accept-Language"
+		Do(h, "GET", u, "Accept-Language", "en, de")
+		if w := Do(h, "GET", u, "Accept-Language", "fr;q=0.5, de;q=1.0"); Hit(w) != on {
+			t.Errorf("NegotiateLanguage %v: strict preference for de reused = %v (%s)", on, Hit(w), status(w))
+		}
+		for _, al := range []string{"fr, de", "fr", "de;q=0.5, *", "de-CH"} {
+			if w := Do(h, "GET", u, "Accept-Language", al); Hit(w) {
+				t.Errorf("NegotiateLanguage %v: %q served the de variant", on, al)
+			}
+		}
+		// Not when the response varies on more than Accept-Language.
+		u2 := "http://example.com/lang?vary=Accept-Language,Accept"
+		Do(h, "GET", u2, "Accept-Language", "en, de")
+		if w := Do(h, "GET", u2, "Accept-Language", "de"); Hit(w) {
+			t.Errorf("NegotiateLanguage %v: variant of a response with Vary: Accept-Language, Accept reused", on)
+		}
+		// An unsafe request removes the language entry with the variants.
+		Do(h, "GET", u, "Accept-Language", "de")
+		Do(h, "POST", u)
+		if w := Do(h, "GET", u, "Accept-Language", "fr;q=0.5, de"); Hit(w) {
+			t.Errorf("NegotiateLanguage %v: language entry survived an unsafe request", on)
+		}
+	}
+}

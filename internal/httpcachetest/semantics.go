@@ -40,6 +40,7 @@ func RunSemantics(t *testing.T, adapter Adapter) {
 		t.Run("HeuristicFreshness", func(t *testing.T) { testHeuristicFreshness(t, env) })
 		t.Run("Ranges", func(t *testing.T) { testRanges(t, env) })
 		t.Run("StorePOST", func(t *testing.T) { testStorePOST(t, env) })
+		t.Run("NegotiateLanguage", func(t *testing.T) { testNegotiateLanguage(t, env) })
 	})
 }
 

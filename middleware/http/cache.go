@@ -332,10 +332,31 @@ func (c *Cache) lookup(ctx context.Context, canon, skey string, h http.Header) (
 	// of the marker, and so out of reach of the purges and invalidations that walk the list) is
 	// an orphan, a miss until it is stored again.
 	if !slices.Contains(base.variants, vkey) {
-		return nil, "vary-miss"
+		return c.lookupLanguage(ctx, canon, skey, base, h)
 	}
 	v, found, err := tiered.Get[*entry](ctx, c.tc, vkey)
 	if err != nil || !found || v == nil || v.marker || v.key != canon || v.varyVals != vals {
+		return c.lookupLanguage(ctx, canon, skey, base, h)
+	}
+	return v, ""
+}
+
+// lookupLanguage finds, with Options.NegotiateLanguage, the stored variant of a URL varying on
+// Accept-Language alone whose Content-Language is the language the request strictly prefers.
+func (c *Cache) lookupLanguage(ctx context.Context, canon, skey string, m *entry, h http.Header) (*entry, string) {
+	if !c.opts.NegotiateLanguage || len(m.varyNames) != 1 || m.varyNames[0] != "Accept-Language" {
+		return nil, "vary-miss"
+	}
+	lang := preferredLanguage(h["Accept-Language"])
+	if lang == "" {
+		return nil, "vary-miss"
+	}
+	lkey := languageKey(skey, lang)
+	if !slices.Contains(m.variants, lkey) {
+		return nil, "vary-miss"
+	}
+	v, found, err := tiered.Get[*entry](ctx, c.tc, lkey)
+	if err != nil || !found || v == nil || v.marker || v.key != canon || contentLanguage(v.header) != lang {
 		return nil, "vary-miss"
 	}
 	return v, ""

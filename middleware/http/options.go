@@ -99,6 +99,15 @@ type Options struct {
 	// a GET. Off by default: an origin that sets Content-Location carelessly on responses that
 	// depend on the request body would have them served to GET requests.
 	StorePOST bool
+	// NegotiateLanguage lets a request whose Accept-Language strictly prefers one language
+	// (a single member with the highest weight, no "*") be answered with a stored variant whose
+	// Content-Language is exactly that language, for URLs whose responses vary on Accept-Language
+	// alone, although that variant was stored for another Accept-Language value. An origin that
+	// negotiates by the field's definition answers such a request with that language, which it
+	// has shown it has; one whose response also depends on the rest of the list (links to the
+	// other languages the client accepts, say) would see those differences lost. Off by default:
+	// variants are then shared only by requests whose normalised Accept-Language is equal.
+	NegotiateLanguage bool
 	// RevalidateTimeout bounds a background revalidation (stale-while-revalidate). Zero means
 	// DefaultRevalidateTimeout.
 	RevalidateTimeout time.Duration

@@ -1,6 +1,7 @@
 package httpcache
 
 import (
+	"net/http"
 	"slices"
 	"strconv"
 	"strings"
@@ -23,8 +24,8 @@ import (
 //     breaks a tie between equally weighted members by their order is beyond what the field
 //     says, and two such requests share a variant.
 //
-// Anything else is compared as sent, and no header is ever matched against another response's
-// content (Content-Language and the like): the cache does not negotiate on the origin's behalf.
+// Anything else is compared as sent. Only with Options.NegotiateLanguage is a request matched
+// against a stored response's content: see languageKey.
 
 // weightedTokenList are the request headers normalised as sets of weighted, case-insensitive
 // members.
@@ -148,4 +149,84 @@ func parseQValue(s string) (int, bool) {
 		return 0, false
 	}
 	return whole + frac, true
+}
+
+// languageKey is the key under which a variant of the URL stored at skey is also found by its
+// Content-Language tag (lower-cased), for Options.NegotiateLanguage. Its hashed value starts with
+// a byte varyValues never starts with, so it cannot collide with a variant key.
+func languageKey(skey, tag string) string {
+	return variantKey(skey, "\x02"+tag)
+}
+
+// contentLanguage returns the language tag of a response that carries exactly one, lower-cased,
+// or "".
+func contentLanguage(h http.Header) string {
+	vs := h["Content-Language"]
+	if len(vs) != 1 {
+		return ""
+	}
+	tag := trimOWS(vs[0])
+	if !languageTag(tag) {
+		return ""
+	}
+	return strings.ToLower(tag)
+}
+
+// languageTag reports a plausible language tag: alphanumeric subtags of 1 to 8 characters joined
+// by hyphens, the first alphabetic.
+func languageTag(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i, sub := range strings.Split(s, "-") {
+		if len(sub) == 0 || len(sub) > 8 {
+			return false
+		}
+		for j := 0; j < len(sub); j++ {
+			c := sub[j] | 0x20
+			if !(c >= 'a' && c <= 'z' || i > 0 && sub[j] >= '0' && sub[j] <= '9') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// preferredLanguage returns the language range the Accept-Language lines vs strictly prefer,
+// lower-cased: the only member with the highest weight, which must be above zero. It returns ""
+// when there is none (a tie, a "*" anywhere, an invalid member).
+func preferredLanguage(vs []string) string {
+	var members []string
+	for _, v := range vs {
+		members = splitMembers(members, v)
+	}
+	best, bestQ, tie := "", -1, false
+	for _, m := range members {
+		tag, params, _ := strings.Cut(m, ";")
+		tag = trimOWS(tag)
+		if !languageTag(tag) {
+			return "" // "*" or something that is not a language range
+		}
+		q := 1000
+		if params != "" {
+			k, v, ok := strings.Cut(params, "=")
+			if !ok || !strings.EqualFold(trimOWS(k), "q") {
+				return ""
+			}
+			var valid bool
+			if q, valid = parseQValue(trimOWS(v)); !valid {
+				return ""
+			}
+		}
+		switch {
+		case q > bestQ:
+			best, bestQ, tie = strings.ToLower(tag), q, false
+		case q == bestQ:
+			tie = true
+		}
+	}
+	if tie || bestQ <= 0 {
+		return ""
+	}
+	return best
 }

@@ -70,3 +70,22 @@ func FuzzNormalizeValue(f *testing.F) {
 		}
 	})
 }
+
+func TestPreferredLanguage(t *testing.T) {
+	for in, want := range map[string]string{
+		"de":                     "de",
+		"fr;q=0.5, de;q=1.0":     "de",
+		"en-US, en;q=0.9":        "en-us",
+		"en, de":                 "", // a tie
+		"de;q=0.5, *;q=0.1":      "", // a wildcard
+		"de;q=0":                 "",
+		"de;q=2":                 "",
+		"de;x=1":                 "",
+		"":                       "",
+		"en;q=0.9, DE-ch;q=0.95": "de-ch",
+	} {
+		if got := preferredLanguage([]string{in}); got != want {
+			t.Errorf("%q: %q, want %q", in, got, want)
+		}
+	}
+}
