@@ -49,6 +49,21 @@
 // the same stale entry share one revalidation the same way; with stale-while-revalidate, one
 // background revalidation per entry runs at a time.
 //
+// # Cache-Status, ranges, stale responses
+//
+// Every response carries this cache's member of Cache-Status (RFC 9211), after the members the
+// origin's response brought from caches nearer the origin. A stored response the request's own
+// directives or Authorization keep from being used is reported fwd=request, a stale one
+// fwd=stale; "stored" appears only on a response that was: a response to be stored reaches the
+// client once it is, and a body that outgrows [Options.MaxBodySize] (or a Content-Length above
+// it) streams through with detail=too-large.
+//
+// Range requests are answered from stored complete responses (206, multipart/byteranges for
+// several ranges, 416 when none can be satisfied); partial responses are never stored.
+// When the origin fails to revalidate a stored response (a 5xx), the stored response is served
+// within its stale-if-error window or [Options.MaxStaleOnError], never when must-revalidate,
+// proxy-revalidate, no-cache or s-maxage forbid it.
+//
 // # Freshness
 //
 // Freshness, age and the stale windows are computed here (RFC 9111 §4.2), not by the tiered
