@@ -56,7 +56,7 @@ func normalizeValue(name string, vs []string) string {
 // plainValue reports a value with nothing to normalise but surrounding whitespace and, for a
 // weighted token list, case: one member without parameters, quotes or comments.
 func plainValue(v string) bool {
-	return strings.IndexAny(v, `,;"(`) < 0
+	return !strings.ContainsAny(v, `,;"(`)
 }
 
 // splitMembers appends the members of the list value v to dst: split at the commas outside quoted
