@@ -20,9 +20,13 @@
 // without being part of the URL (X-Forwarded-Host and the like, see [Options.UnkeyedHeaders]).
 //
 // The cache key holds the scheme (https for a request that arrived over TLS, http otherwise,
-// whatever an absolute-form request line says), the host (lower-cased, default port removed), the path and the
-// query as the server received them, and the values of the request headers the response names in
-// Vary. Keys, header values and bodies never appear in logs or in the Cache-Status header.
+// whatever an absolute-form request line says), the host (lower-cased, default port removed),
+// the path and the query as the server received them ("/p?" and "/p" are different targets),
+// and the values of the request headers the response names in Vary, normalised as RFC 9111 §4.1
+// allows: several lines count as one, whitespace around list commas does not count (commas in
+// quoted strings and comments separate nothing), and Accept-Language, Accept-Encoding and
+// Accept-Charset compare as sets of weighted, case-insensitive members (see also
+// [Options.NegotiateLanguage]). Keys, header values and bodies never appear in logs or in the Cache-Status header.
 //
 // # Storage
 //
