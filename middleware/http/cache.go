@@ -140,7 +140,7 @@ func (c *Cache) Serve(w http.ResponseWriter, r *http.Request, rt *Route, o Origi
 	now := time.Now().UnixNano()
 	e, miss := c.lookup(r.Context(), canon, skey, r.Header)
 	// The common hit: a fresh entry and a request without conditions of its own.
-	if e != nil && ri.cc.flags == 0 && !ri.auth && !e.cc.has(ccNoCache) && e.lifetime > e.age(now) &&
+	if e != nil && ri.cc.Flags == 0 && !ri.auth && !e.cc.Has(ccNoCache) && e.lifetime > e.age(now) &&
 		!hasPreconditions(r.Header) {
 		c.serveEntry(w, r, e, now, cacheStatus{hit: true})
 		return
@@ -175,7 +175,7 @@ func (c *Cache) fillRequestInfo(ri *reqInfo, r *http.Request) {
 	} else if p, ok := r.Header["Pragma"]; ok {
 		for _, v := range p {
 			if containsToken(v, "no-cache") {
-				ri.cc.flags |= ccNoCache
+				ri.cc.Flags |= ccNoCache
 			}
 		}
 	}
@@ -213,7 +213,9 @@ type exchange struct {
 func (x *exchange) run(e *entry, miss string, now int64) {
 	r := x.r
 	if e != nil && x.ri.auth && !e.authOK {
-		e, miss = nil, "uri-miss"
+		// A stored response the request's Authorization keeps it from using (RFC 9211: the
+		// request's semantics did not allow its use).
+		e, miss = nil, "request"
 	}
 	if e != nil && hasPreconditions(r.Header) {
 		e, miss = nil, "request"
@@ -222,14 +224,14 @@ func (x *exchange) run(e *entry, miss string, now int64) {
 		if x.useStored(e, now) {
 			return
 		}
-		if x.ri.cc.has(ccOnlyIfCached) {
+		if x.ri.cc.Has(ccOnlyIfCached) {
 			x.gatewayTimeout()
 			return
 		}
 		x.revalidate(e)
 		return
 	}
-	if x.ri.cc.has(ccOnlyIfCached) {
+	if x.ri.cc.Has(ccOnlyIfCached) {
 		x.gatewayTimeout()
 		return
 	}
@@ -239,15 +241,15 @@ func (x *exchange) run(e *entry, miss string, now int64) {
 // useStored serves e when the request and e's freshness allow it, and reports whether it did.
 func (x *exchange) useStored(e *entry, now int64) bool {
 	rcc := &x.ri.cc
-	if e.cc.has(ccNoCache) || rcc.has(ccNoCache) {
+	if e.cc.Has(ccNoCache) || rcc.Has(ccNoCache) {
 		return false
 	}
 	age := e.age(now)
 	left := e.lifetime - age
-	if rcc.has(ccMaxAge) && age > rcc.maxAge*int64(time.Second) {
+	if rcc.Has(ccMaxAge) && age > rcc.MaxAge*int64(time.Second) {
 		return false
 	}
-	if rcc.has(ccMinFresh) && left < rcc.minFresh*int64(time.Second) {
+	if rcc.Has(ccMinFresh) && left < rcc.MinFresh*int64(time.Second) {
 		return false
 	}
 	st := cacheStatus{hit: true, hasTTL: true, ttl: e.ttlSeconds(now)}
@@ -260,7 +262,7 @@ func (x *exchange) useStored(e *entry, now int64) bool {
 		return false
 	}
 	stale := -left
-	if rcc.has(ccMaxStaleAny) || (rcc.has(ccMaxStale) && stale <= rcc.maxStale*int64(time.Second)) {
+	if rcc.Has(ccMaxStaleAny) || (rcc.Has(ccMaxStale) && stale <= rcc.MaxStale*int64(time.Second)) {
 		st.detail = "max-stale"
 		x.c.serveEntry(x.w, x.r, e, now, st)
 		return true
@@ -305,10 +307,31 @@ func (c *Cache) lookup(ctx context.Context, canon, skey string, h http.Header) (
 	// of the marker, and so out of reach of the purges and invalidations that walk the list) is
 	// an orphan, a miss until it is stored again.
 	if !slices.Contains(base.variants, vkey) {
-		return nil, "vary-miss"
+		return c.lookupLanguage(ctx, canon, skey, base, h)
 	}
 	v, found, err := tiered.Get[*entry](ctx, c.tc, vkey)
 	if err != nil || !found || v == nil || v.marker || v.key != canon || v.varyVals != vals {
+		return c.lookupLanguage(ctx, canon, skey, base, h)
+	}
+	return v, ""
+}
+
+// lookupLanguage finds, with Options.NegotiateLanguage, the stored variant of a URL varying on
+// Accept-Language alone whose Content-Language is the language the request strictly prefers.
+func (c *Cache) lookupLanguage(ctx context.Context, canon, skey string, m *entry, h http.Header) (*entry, string) {
+	if !c.opts.NegotiateLanguage || len(m.varyNames) != 1 || m.varyNames[0] != "Accept-Language" {
+		return nil, "vary-miss"
+	}
+	lang := preferredLanguage(h["Accept-Language"])
+	if lang == "" {
+		return nil, "vary-miss"
+	}
+	lkey := languageKey(skey, lang)
+	if !slices.Contains(m.variants, lkey) {
+		return nil, "vary-miss"
+	}
+	v, found, err := tiered.Get[*entry](ctx, c.tc, lkey)
+	if err != nil || !found || v == nil || v.marker || v.key != canon || contentLanguage(v.header) != lang {
 		return nil, "vary-miss"
 	}
 	return v, ""
