@@ -1,5 +1,7 @@
 package bench
 
+//go:generate go run github.com/tinylib/msgp@v1.6.5 -file record.go -o record_msgp.go -tests=false
+
 import (
 	"fmt"
 	"math/rand/v2"

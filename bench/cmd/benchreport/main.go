@@ -44,14 +44,23 @@ func main() {
 		fatal(fmt.Errorf("no benchmark results in the input"))
 	}
 	rep := summarize(runs)
-	md := markdown(rep, header)
+	var md string
+	if len(rep.rows) > 0 {
+		md = markdown(rep, header)
+	}
+	if ct := codecTable(runs); ct != "" {
+		if md != "" {
+			md += "\n"
+		}
+		md += ct
+	}
 	fmt.Print(md)
 	if *mdPath != "" {
 		if err := os.WriteFile(*mdPath, []byte(md), 0o644); err != nil {
 			fatal(err)
 		}
 	}
-	if *svgPath != "" {
+	if *svgPath != "" && len(rep.rows) > 0 {
 		if err := os.WriteFile(*svgPath, []byte(chart(rep, header)), 0o644); err != nil {
 			fatal(err)
 		}
