@@ -24,12 +24,26 @@ type jetcacheStack struct {
 }
 
 func newJetcache(s setup, tinyLFUSize int) *jetcacheStack {
+	var l local.Local
+	if s.l1 {
+		l = local.NewTinyLFU(tinyLFUSize, ttl)
+	}
+	return newJetcacheWithLocal(s, l)
+}
+
+// newJetcacheFreeCache builds jetcache-go with the local cache of its README's examples:
+// FreeCache of 256 MiB, shared by every instance of the process (FreeCache's first size wins).
+func newJetcacheFreeCache(s setup) *jetcacheStack {
+	return newJetcacheWithLocal(s, local.NewFreeCache(256*local.MB, ttl))
+}
+
+func newJetcacheWithLocal(s setup, l local.Local) *jetcacheStack {
 	opts := []jetcache.Option{jetcache.WithName(s.prefix), jetcache.WithRemoteExpiry(ttl)}
 	if s.rdb != nil {
 		opts = append(opts, jetcache.WithRemote(remote.NewGoRedisV9Adapter(s.rdb)))
 	}
-	if s.l1 {
-		opts = append(opts, jetcache.WithLocal(local.NewTinyLFU(tinyLFUSize, ttl)))
+	if l != nil {
+		opts = append(opts, jetcache.WithLocal(l))
 	}
 	return &jetcacheStack{c: jetcache.New(opts...), prefix: s.prefix, src: s.src}
 }

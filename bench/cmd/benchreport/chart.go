@@ -9,15 +9,16 @@ import (
 
 // colors of the libraries' bars.
 var colors = map[string]string{
-	"otter":         "#7f7f7f",
-	"goredis-cache": "#d62728",
-	"jetcache":      "#ff7f0e",
-	"gocache":       "#2ca02c",
-	"gocache-local": "#98df8a",
-	"sturdyc":       "#9467bd",
-	"goredis":       "#8c564b",
-	"strata-get":    "#1f77b4",
-	"strata-bg":     "#aec7e8",
+	"otter":              "#7f7f7f",
+	"goredis-cache":      "#d62728",
+	"jetcache":           "#ff7f0e",
+	"jetcache-freecache": "#ffbb78",
+	"gocache":            "#2ca02c",
+	"gocache-local":      "#98df8a",
+	"sturdyc":            "#9467bd",
+	"goredis":            "#8c564b",
+	"strata-get":         "#1f77b4",
+	"strata-bg":          "#aec7e8",
 }
 
 // Chart geometry: a label column, then the plot, on a log scale of ratios.

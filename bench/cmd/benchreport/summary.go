@@ -28,6 +28,7 @@ var libraries = []library{
 	{"otter", "raw otter v2.4.0"},
 	{"goredis-cache", "go-redis/cache v9.0.0"},
 	{"jetcache", "jetcache-go v1.2.6"},
+	{"jetcache-freecache", "jetcache-go v1.2.6, FreeCache L1"},
 	{"gocache", "eko/gocache v4 chain"},
 	{"gocache-local", "eko/gocache v4 ristretto only"},
 	{"sturdyc", "sturdyc v1.1.5"},
