@@ -6,8 +6,15 @@ import (
 
 	jetcache "github.com/mgtv-tech/jetcache-go"
 	"github.com/mgtv-tech/jetcache-go/local"
+	"github.com/mgtv-tech/jetcache-go/logger"
 	"github.com/mgtv-tech/jetcache-go/remote"
 )
+
+// jetcache-go keeps its default statistics, whose logger prints a table every minute; only its
+// warnings and errors are printed here, so that the table cannot split a benchmark's result
+// line. (Under the race detector, that minute tick also reports a data race inside jetcache-go:
+// its stats loop reads what a newly built cache writes.)
+func init() { logger.SetLevel(logger.LevelWarn) }
 
 // jetcacheTinyLFUSize is the size given to jetcache-go's TinyLFU so that it keeps l1Entries
 // entries. Its TinyLFU is ristretto with MaxCost = size and a cost of 1 per entry, to which
