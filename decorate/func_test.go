@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/stratacache/strata/decorate"
+	"github.com/stratacache/strata/internal/loadwait"
 	"github.com/stratacache/strata/tiered"
 )
 
@@ -32,6 +33,7 @@ func TestCoalescing(t *testing.T) {
 		t.Fatal(err)
 	}
 	const n = 1000
+	base := loadwait.Blocked()
 	var wg sync.WaitGroup
 	errs := make(chan error, n)
 	for range n {
@@ -45,8 +47,8 @@ func TestCoalescing(t *testing.T) {
 			}
 		})
 	}
-	// Let every caller reach the cache before the single load finishes.
-	time.Sleep(200 * time.Millisecond)
+	// Every caller waits on the one load (the first on its own detached load) before it finishes.
+	loadwait.Wait(t, base+n)
 	close(release)
 	wg.Wait()
 	close(errs)

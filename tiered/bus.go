@@ -181,7 +181,8 @@ type coherence struct {
 	down   atomic.Bool // the subscription is not confirmed: in-process lifetimes are capped
 	closed atomic.Bool
 
-	late atomic.Bool // New stopped waiting before the first confirmation
+	late   atomic.Bool  // New stopped waiting before the first confirmation
+	passes atomic.Int64 // second passes run
 
 	// Owned by the run goroutine.
 	everUp  bool

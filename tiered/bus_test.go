@@ -177,7 +177,6 @@ func TestBusPropagatesEveryKind(t *testing.T) {
 		if err := a.Update(ctx, "fresh", 7, tiered.Default); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(20 * time.Millisecond)
 		for _, x := range others {
 			if got := busLoadInt(t, x, "fresh", -1); got != 7 {
 				t.Fatalf("Load = %d, want the updated 7 from redis", got)
@@ -628,8 +627,9 @@ func TestBusRecheck(t *testing.T) {
 	if err := a.Update(ctx, "u", 2, tiered.Default); err != nil {
 		t.Fatal(err)
 	}
+	passes := tiered.RecheckPasses(b)
 	busEventually(t, time.Second, "update applied on b", func() bool { v, _ := busL1Value(b, "u"); return v == 2 })
-	time.Sleep(150 * time.Millisecond) // past the second pass
+	busEventually(t, time.Second, "the update's second pass on b", func() bool { return tiered.RecheckPasses(b) > passes })
 	if v, _ := busL1Value(b, "u"); v != 2 {
 		t.Fatalf("the second pass removed the update's own entry (L1 holds %v)", v)
 	}

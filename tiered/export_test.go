@@ -58,3 +58,6 @@ var BeforePromoteHook = &testHookBeforePromote
 
 // Started returns how many goroutines the cache's background tracker has started.
 func Started(c *Cache) int64 { return c.bg.started.Load() }
+
+// RecheckPasses returns how many second passes (BusOptions.RecheckAfter) the cache's bus ran.
+func RecheckPasses(c *Cache) int64 { return c.bus.passes.Load() }

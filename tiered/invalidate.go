@@ -365,6 +365,7 @@ func (h *coherence) runDue() time.Duration {
 	n := 0
 	for n < len(h.pending) && !h.pending[n].at.After(now) {
 		h.pending[n].run(h.c)
+		h.passes.Add(1)
 		h.pending[n] = recheck{}
 		n++
 	}

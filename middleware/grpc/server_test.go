@@ -16,6 +16,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	grpccache "github.com/stratacache/strata/middleware/grpc"
+	"github.com/stratacache/strata/internal/loadwait"
 	"github.com/stratacache/strata/middleware/grpc/internal/testpb"
 	"github.com/stratacache/strata/tiered"
 )
@@ -262,13 +263,15 @@ func TestCoalescing(t *testing.T) {
 	e := start(t, srv, grpccache.ServerOptions{Methods: map[string]grpccache.Policy{mGet: {}}}, namespace(t))
 	const n = 8
 	results := make([]result, n)
+	base := loadwait.Blocked()
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Go(func() { results[i] = e.get(t, &testpb.GetItemRequest{Id: "c"}) })
 	}
 	<-srv.entered
-	// Give the other calls time to join the running one before it finishes.
-	e.waitEntered(t, n)
+	// Every call waits on the one handler call: the first on its own detached load, the others
+	// coalesced onto it.
+	loadwait.Wait(t, base+n)
 	close(srv.gate)
 	wg.Wait()
 	misses := 0
@@ -293,6 +296,7 @@ func TestWaiterDeadline(t *testing.T) {
 	srv := &itemServer{gate: make(chan struct{}), entered: make(chan struct{}, 4)}
 	e := start(t, srv, grpccache.ServerOptions{Methods: map[string]grpccache.Policy{mGet: {}}}, namespace(t))
 	req := &testpb.GetItemRequest{Id: "d"}
+	base := loadwait.Blocked()
 	first := make(chan result, 1)
 	go func() { first <- e.get(t, req) }()
 	<-srv.entered
@@ -313,7 +317,7 @@ func TestWaiterDeadline(t *testing.T) {
 	ctx2, cancel2 := context.WithCancel(t.Context())
 	second := make(chan result, 1)
 	go func() { second <- e.call(ctx2, e.client.GetItem, req) }()
-	e.waitEntered(t, 3)
+	loadwait.Wait(t, base+2) // the first call and this one wait on the handler call
 	cancel2()
 	if r := <-second; r.code() != codes.Canceled {
 		t.Fatalf("cancelled waiter: %v", r.err)
