@@ -15,8 +15,8 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/proto"
 
-	grpccache "github.com/stratacache/strata/middleware/grpc"
 	"github.com/stratacache/strata/internal/loadwait"
+	grpccache "github.com/stratacache/strata/middleware/grpc"
 	"github.com/stratacache/strata/middleware/grpc/internal/testpb"
 	"github.com/stratacache/strata/tiered"
 )
