@@ -40,7 +40,7 @@ func Batch[ID comparable, T any](c *tiered.Cache, fn func(context.Context, []ID)
 	}
 	enc, err := newKeyEncoder[ID](o.Name, o.KeyFunc)
 	if err != nil {
-		return nil, fmt.Errorf("decorate: %s: %w", o.Name, err)
+		return nil, fmt.Errorf("%w (wrapper %q)", err, o.Name)
 	}
 	return &Batched[ID, T]{e: e, enc: enc, fn: fn}, nil
 }

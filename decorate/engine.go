@@ -27,7 +27,7 @@ func newEngine[T any](c *tiered.Cache, o *Options) (*engine[T], error) {
 	if e.notFound == nil {
 		e.notFound = defaultNotFound
 	}
-	e.cachedNF = cachedNotFound(e.notFound)
+	e.cachedNF = &cachedNotFound{list: e.notFound, recognise: e.isNotFound}
 	return e, nil
 }
 

@@ -35,7 +35,7 @@ func Func[A, T any](c *tiered.Cache, fn func(context.Context, A) (T, error), o O
 	}
 	enc, err := newKeyEncoder[A](o.Name, o.KeyFunc)
 	if err != nil {
-		return nil, fmt.Errorf("decorate: %s: %w", o.Name, err)
+		return nil, fmt.Errorf("%w (wrapper %q)", err, o.Name)
 	}
 	return &Cached[A, T]{e: e, enc: enc, fn: fn}, nil
 }
@@ -148,10 +148,10 @@ func Func2[A, B, T any](c *tiered.Cache, fn func(context.Context, A, B) (T, erro
 		return f, nil
 	}
 	if f.a, err = newKeyEncoder[A](o.Name, nil); err != nil {
-		return nil, fmt.Errorf("decorate: %s: first argument: %w", o.Name, err)
+		return nil, fmt.Errorf("%w (wrapper %q, first argument)", err, o.Name)
 	}
 	if f.b, err = newKeyEncoder[B](o.Name, nil); err != nil {
-		return nil, fmt.Errorf("decorate: %s: second argument: %w", o.Name, err)
+		return nil, fmt.Errorf("%w (wrapper %q, second argument)", err, o.Name)
 	}
 	return f, nil
 }

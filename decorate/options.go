@@ -4,7 +4,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -29,12 +28,12 @@ type Options struct {
 	// tiered.ErrNotFound is always recognised.
 	//
 	// A cached "not found" does not record which error the source returned, so a call answered by
-	// one returns an error for which errors.Is holds with every error of the list (and every error
-	// those wrap), in every process: the first error of the list that wraps all the others, itself
-	// (so sql.ErrNoRows alone, the default, comes back as sql.ErrNoRows, and
-	// []error{sql.ErrNoRows, pgx.ErrNoRows} as pgx.ErrNoRows); otherwise an error whose message is
-	// the first one's and that wraps them all. pgx users who test for pgx.ErrNoRows should list
-	// it: with the default a cached "not found" is sql.ErrNoRows, which is not pgx.ErrNoRows.
+	// one returns an error that stands for all of them, in every process: errors.Is holds with every
+	// error of the list, with what they wrap, and with every error the wrapper recognises as "not
+	// found" — so a check written against the first call's error, such as
+	// errors.Is(err, pgx.ErrNoRows) with the default list, holds for the cached answer too. Its
+	// message is the first listed error's. errors.As to a typed error of the source does not
+	// work on it: the value is gone.
 	NotFound []error
 	// IsNotFound recognises more "not found" errors, such as a typed error of the source.
 	IsNotFound func(error) bool
@@ -68,30 +67,29 @@ func (o *Options) validate(c *tiered.Cache) error {
 // defaultNotFound is Options.NotFound when nil.
 var defaultNotFound = []error{sql.ErrNoRows}
 
-// cachedNotFound returns what a read answered by a cached "not found" returns for a wrapper whose
-// NotFound list is list: an error that errors.Is matches with every error of list.
-func cachedNotFound(list []error) error {
-	if len(list) == 0 {
-		return tiered.ErrNotFound
-	}
-next:
-	for _, cand := range list {
-		for _, other := range list {
-			if !errors.Is(cand, other) {
-				continue next
-			}
-		}
-		return cand
-	}
-	return &notFoundAll{errs: slices.Clone(list)}
+// cachedNotFound is the error of a read answered by a cached "not found". The cache does not
+// record which error the source returned, so it stands for all of them: it wraps every error of
+// the wrapper's NotFound list (errors.Is holds with each, and with what they wrap), and errors.Is
+// also holds with any error the wrapper itself recognises as "not found" — such as pgx.ErrNoRows,
+// which wraps sql.ErrNoRows, or an error IsNotFound accepts. So the check a caller wrote against
+// the error of the first call (errors.Is(err, pgx.ErrNoRows) in a 404 handler) still holds when
+// the answer comes from the cache, in every process. Its message is the first listed error's.
+type cachedNotFound struct {
+	list      []error
+	recognise func(error) bool
 }
 
-// notFoundAll is a cached "not found" of a wrapper whose NotFound errors do not all wrap into
-// one: it wraps them all.
-type notFoundAll struct{ errs []error }
+func (e *cachedNotFound) Error() string {
+	if len(e.list) == 0 {
+		return tiered.ErrNotFound.Error()
+	}
+	return e.list[0].Error()
+}
 
-func (e *notFoundAll) Error() string   { return e.errs[0].Error() }
-func (e *notFoundAll) Unwrap() []error { return e.errs }
+func (e *cachedNotFound) Unwrap() []error { return append(e.list[:len(e.list):len(e.list)], tiered.ErrNotFound) }
+
+// Is reports whether target is a "not found" error of the wrapper.
+func (e *cachedNotFound) Is(target error) bool { return target != nil && e.recognise(target) }
 
 // notFoundError carries a source's "not found" error through the cache's load, which recognises
 // it as tiered.ErrNotFound (and caches it as a miss) while the wrapper returns the original.

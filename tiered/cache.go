@@ -65,8 +65,9 @@ type tier struct {
 // inconsistent. With Options.Bus it subscribes and waits up to BusOptions.StartTimeout for the
 // subscription, but never fails because the bus is unreachable.
 //
-// Ownership: Close releases what New built (the default L1); backends, clients and the bus passed
-// in Options stay the caller's, to close after the cache.
+// Ownership, one rule: Close closes what the cache built — the default L1, and the tiers handed
+// over with Tier.Owned by a constructor that built them — never what you passed in: your backends,
+// clients and bus stay yours, to close after the cache.
 func New(opts Options) (*Cache, error) {
 	if err := opts.validate(); err != nil {
 		return nil, err
@@ -113,6 +114,17 @@ func New(opts Options) (*Cache, error) {
 		}
 		c.closeOwned = append(c.closeOwned, l1.Close)
 		tiers = []Tier{{Backend: l1}}
+	}
+	for _, t := range tiers {
+		if !t.Owned {
+			continue
+		}
+		switch b := t.Backend.(type) {
+		case interface{ Close() error }:
+			c.closeOwned = append(c.closeOwned, func() { _ = b.Close() })
+		case interface{ Close() }:
+			c.closeOwned = append(c.closeOwned, b.Close)
+		}
 	}
 	for i, t := range tiers {
 		rt := &tier{
@@ -176,11 +188,11 @@ func (c *Cache) releaseOwned() {
 }
 
 // Close stops the cache's bus subscription, waits for background refreshes and detached loads to
-// finish (each is bounded by LoadTimeout) and releases what the cache created itself (the default
-// L1). Backends, clients and the bus passed in Options belong to the caller, who closes them after
-// the cache. Operations after Close return [ErrClosed].
+// finish (each is bounded by LoadTimeout) and closes what the cache built (the default L1, tiers
+// marked Owned). Backends, clients and the bus passed in Options belong to the caller, who closes
+// them after the cache. Operations after Close return [ErrClosed].
 func (c *Cache) Close() error {
-	if c.closed.Swap(true) {
+	if c == nil || c.closed.Swap(true) {
 		return nil
 	}
 	if c.bus != nil {
@@ -225,9 +237,20 @@ func (c *Cache) strategy(s Strategy) (Strategy, error) {
 	return s, s.Validate()
 }
 
-func (c *Cache) check(key string) error {
+// usable reports why c cannot be used: it is nil, or closed.
+func (c *Cache) usable() error {
+	if c == nil {
+		return errNilCache
+	}
 	if c.closed.Load() {
 		return ErrClosed
+	}
+	return nil
+}
+
+func (c *Cache) check(key string) error {
+	if err := c.usable(); err != nil {
+		return err
 	}
 	if key == "" {
 		return ErrEmptyKey
@@ -237,8 +260,8 @@ func (c *Cache) check(key string) error {
 
 // checkKeys validates the keys of a batch or removal.
 func (c *Cache) checkKeys(keys []string) error {
-	if c.closed.Load() {
-		return ErrClosed
+	if err := c.usable(); err != nil {
+		return err
 	}
 	for _, k := range keys {
 		if k == "" {

@@ -99,8 +99,8 @@ func (c *Cache) Update(ctx context.Context, key string, value any, s Strategy, o
 // or InvalidateTags for hot paths. Byte-tier work runs under Options.LoadTimeout (or the tier's
 // Timeout, if longer) rather than the tier's Timeout.
 func (c *Cache) InvalidatePattern(ctx context.Context, pattern string) error {
-	if c.closed.Load() {
-		return ErrClosed
+	if err := c.usable(); err != nil {
+		return err
 	}
 	if pattern == "" {
 		return fmt.Errorf("%w: empty pattern", ErrInvalidOptions)
@@ -126,8 +126,8 @@ func (c *Cache) InvalidatePattern(ctx context.Context, pattern string) error {
 // found under them; beyond 10,000 keys they are told to clear their in-process tiers instead.
 // An empty tag is refused with an error wrapping [ErrInvalidOptions].
 func (c *Cache) InvalidateTags(ctx context.Context, tags ...string) error {
-	if c.closed.Load() {
-		return ErrClosed
+	if err := c.usable(); err != nil {
+		return err
 	}
 	if len(tags) == 0 {
 		return nil
@@ -182,8 +182,8 @@ func (c *Cache) InvalidateTags(ctx context.Context, tags ...string) error {
 // [ErrInvalidOptions] without touching anything: it never empties a shared Redis (and never uses
 // FLUSHDB).
 func (c *Cache) InvalidateAll(ctx context.Context) error {
-	if c.closed.Load() {
-		return ErrClosed
+	if err := c.usable(); err != nil {
+		return err
 	}
 	if c.hasBytes && c.namespace == "" {
 		return errNoNamespace

@@ -79,6 +79,11 @@ type Tier struct {
 	// Timeout bounds every call to a byte tier; a caller is never held longer. Zero means 250 ms.
 	// It does not apply to value tiers, which never block.
 	Timeout time.Duration
+	// Owned hands the backend over to the cache: Close closes it after the cache has stopped
+	// using it (a backend with a Close() or Close() error method). Constructors that build a
+	// backend for you, such as redistier.NewCache, set it; a backend you built and keep using
+	// stays yours.
+	Owned bool
 }
 
 // BreakerOptions configures the circuit breaker that stops calling a failing byte tier.
