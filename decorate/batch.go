@@ -2,9 +2,7 @@ package decorate
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"time"
 
 	"github.com/stratacache/strata/tiered"
 )
@@ -17,9 +15,6 @@ type Batched[ID comparable, T any] struct {
 	fn  func(context.Context, []ID) (map[ID]T, error)
 }
 
-// errAbsent marks an ID its source did not return.
-var errAbsent = errors.New("decorate: absent")
-
 // Batch wraps a function that loads many values by ID at once. Each ID is cached under its own
 // key (o.Name and the ID, as for [Func]; o.KeyFunc, when set, must be a func(ID) string).
 //
@@ -28,15 +23,16 @@ var errAbsent = errors.New("decorate: absent")
 // once with only the IDs missing everywhere, and writes what fn returned back in one batch per
 // byte tier (one Redis pipeline). IDs fn did not return are cached as "not found" when the
 // strategy has a NegativeTTL. Overlapping calls never load the same ID twice at once: an ID that
-// another call is loading is waited for, not loaded again.
+// another call (or a [Func] with the same Name and key) is loading is waited for, not loaded
+// again. All of it is tiered.LoadMany's: what the source returns is stored through the cache's
+// conditional write path, so an ID invalidated while the source ran is returned but not stored.
 //
-// RefreshAhead and StaleIfError do not apply to batches and are refused.
+// A batch serves entries that are fresh (those due for refresh included) and loads the others
+// with the rest: it starts no background refresh and serves nothing stale, so the Stale and
+// StaleIfError windows of the strategy do not apply to its reads.
 func Batch[ID comparable, T any](c *tiered.Cache, fn func(context.Context, []ID) (map[ID]T, error), o Options) (*Batched[ID, T], error) {
 	if fn == nil {
 		return nil, ErrNilFunc
-	}
-	if o.RefreshAhead != 0 || o.StaleIfError != 0 {
-		return nil, fmt.Errorf("%w: RefreshAhead and StaleIfError do not apply to Batch", ErrInvalidOptions)
 	}
 	e, err := newEngine[T](c, &o)
 	if err != nil {
@@ -44,7 +40,7 @@ func Batch[ID comparable, T any](c *tiered.Cache, fn func(context.Context, []ID)
 	}
 	enc, err := newKeyEncoder[ID](o.Name, o.KeyFunc)
 	if err != nil {
-		return nil, fmt.Errorf("decorate: %s: %w", o.Name, err)
+		return nil, fmt.Errorf("%w (wrapper %q)", err, o.Name)
 	}
 	return &Batched[ID, T]{e: e, enc: enc, fn: fn}, nil
 }
@@ -70,114 +66,35 @@ func (b *Batched[ID, T]) Call(ctx context.Context, ids []ID) (map[ID]T, error) {
 		}
 	}
 	keys := make([]string, len(uniq))
+	byKey := make(map[string]ID, len(uniq))
 	for i, id := range uniq {
 		keys[i] = b.enc.key(id)
+		byKey[keys[i]] = id
 	}
-	entries, err := tiered.GetMany[T](ctx, b.e.c, keys)
-	if err != nil {
-		return nil, err
-	}
-	type pending struct {
-		id   ID
-		call *flightCall[T]
-	}
-	var (
-		waits    []pending
-		ownIDs   []ID
-		ownKeys  []string
-		ownCalls []*flightCall[T]
-		waited   int
-	)
-	for i, en := range entries {
-		switch {
-		case en.Found:
-			out[uniq[i]] = en.Value
-		case en.Negative:
-		default:
-			call, owner := b.e.flight.claim(keys[i])
-			waits = append(waits, pending{uniq[i], call})
-			if !owner {
-				waited++
-				continue
-			}
-			// Another call may have loaded and stored this ID, and left the flight, since the
-			// lookup above: L1 has it then.
-			if v, info, ok := tiered.Peek[T](b.e.c, keys[i]); ok && info.Fresh(time.Now().UnixNano()) {
-				if info.Negative {
-					b.e.flight.release(keys[i], call, v, errAbsent)
-				} else {
-					b.e.flight.release(keys[i], call, v, nil)
-				}
-				continue
-			}
-			ownIDs, ownKeys, ownCalls = append(ownIDs, uniq[i]), append(ownKeys, keys[i]), append(ownCalls, call)
+	got, err := tiered.LoadMany(ctx, b.e.c, keys, b.e.strategy, func(ctx context.Context, missing []string) (map[string]T, error) {
+		ids := make([]ID, len(missing))
+		for i, k := range missing {
+			ids[i] = byKey[k]
 		}
-	}
-	if len(waits) == 0 {
+		m, err := b.fn(ctx, ids)
+		if err != nil {
+			return nil, b.e.markNotFound(err)
+		}
+		out := make(map[string]T, len(m))
+		for i, id := range ids {
+			if v, ok := m[id]; ok {
+				out[missing[i]] = v
+			}
+		}
 		return out, nil
+	})
+	if err != nil {
+		return nil, unwrapNotFound(err)
 	}
-	b.e.stats.batchWaitedIDs.Add(uint64(waited))
-	if len(ownIDs) > 0 {
-		base := context.WithoutCancel(ctx)
-		load := func() {
-			lctx, cancel := context.WithTimeout(base, b.e.timeout)
-			defer cancel()
-			b.load(lctx, ownIDs, ownKeys, ownCalls)
-		}
-		if !b.e.c.Background(load) {
-			b.e.flight.releaseMany(ownKeys, ownCalls, func(int) (T, error) {
-				var zero T
-				return zero, tiered.ErrClosed
-			})
-		}
-	}
-	for _, w := range waits {
-		v, err := w.call.wait(ctx)
-		switch {
-		case err == nil:
-			out[w.id] = v
-		case errors.Is(err, errAbsent):
-		default:
-			return nil, err
-		}
+	for k, v := range got {
+		out[byKey[k]] = v
 	}
 	return out, nil
-}
-
-// load calls the source for the IDs this call owns, stores the results and hands them to every
-// call waiting for them.
-func (b *Batched[ID, T]) load(ctx context.Context, ids []ID, keys []string, calls []*flightCall[T]) {
-	b.e.stats.batchLoads.Add(1)
-	b.e.stats.batchLoadedIDs.Add(uint64(len(ids)))
-	got, err := callSafely(ctx, func(ctx context.Context) (map[ID]T, error) { return b.fn(ctx, ids) })
-	if err != nil && b.e.isNotFound(err) {
-		got, err = nil, nil // nothing of the batch exists
-	}
-	if err != nil {
-		b.e.flight.releaseMany(keys, calls, func(int) (T, error) {
-			var zero T
-			return zero, err
-		})
-		return
-	}
-	values := make([]tiered.BatchValue, 0, len(ids))
-	for i, id := range ids {
-		if v, ok := got[id]; ok {
-			values = append(values, tiered.BatchValue{Key: keys[i], Value: v})
-		} else if b.e.strategy.NegativeTTL > 0 {
-			values = append(values, tiered.BatchValue{Key: keys[i], NotFound: true})
-		}
-	}
-	if serr := b.e.c.SetMany(ctx, values, b.e.strategy); serr != nil {
-		b.e.log.Warn("strata/decorate: batch not fully stored", "wrapper", b.e.name, "error", serr)
-	}
-	b.e.flight.releaseMany(keys, calls, func(i int) (T, error) {
-		if v, ok := got[ids[i]]; ok {
-			return v, nil
-		}
-		var zero T
-		return zero, errAbsent
-	})
 }
 
 // Key returns the cache key of id.
@@ -195,6 +112,3 @@ func (b *Batched[ID, T]) Invalidate(ctx context.Context, ids ...ID) error {
 	}
 	return b.e.c.Invalidate(ctx, keys...)
 }
-
-// Stats returns the wrapper's counters.
-func (b *Batched[ID, T]) Stats() Stats { return b.e.stats.snapshot() }

@@ -212,7 +212,8 @@ func TestOverlappingBatches(t *testing.T) {
 	}
 	checkUsers(t, a1.got, ids(1, 10))
 	checkUsers(t, a2.got, ids(5, 15))
-	if s := b.Stats(); s.BatchLoads != 2 || s.BatchLoadedIDs != 15 || s.BatchWaitedIDs != 6 {
+	// Two source calls; the six IDs the second batch shares with the first were waited for.
+	if s := e.cache.Stats(); s.Loads != 2 || s.Coalesced != 6 {
 		t.Fatalf("stats %+v", s)
 	}
 }
@@ -266,8 +267,8 @@ func TestConcurrentBatchesLoadEachIDOnce(t *testing.T) {
 func TestBatchOptions(t *testing.T) {
 	e := newEnv(t, ns(t))
 	src := &source{}
-	if _, err := decorate.Batch(e.cache, src.load, decorate.Options{Name: "b", RefreshAhead: time.Second}); !errors.Is(err, decorate.ErrInvalidOptions) {
-		t.Fatalf("RefreshAhead on a batch: %v", err)
+	if _, err := decorate.Batch(e.cache, src.load, decorate.Options{Name: "b", Strategy: tiered.Strategy{TTL: -1}}); !errors.Is(err, decorate.ErrInvalidOptions) {
+		t.Fatalf("invalid strategy on a batch: %v", err)
 	}
 	b, err := decorate.Batch(e.cache, src.load, decorate.Options{Name: "b"})
 	if err != nil {

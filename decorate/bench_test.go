@@ -183,7 +183,7 @@ func BenchmarkBatch100(b *testing.B) {
 		b.Fatal(err)
 	}
 	reader, err := tiered.New(tiered.Options{
-		Tiers:     []tiered.Tier{{Backend: l1, Promote: tiered.PromoteOff}, {Backend: l2}},
+		Tiers:     []tiered.Tier{{Backend: l1, NoPromote: true}, {Backend: l2}},
 		Namespace: namespace,
 	})
 	if err != nil {

@@ -6,19 +6,17 @@
 //	u, err := users.Call(ctx, 42) // same signature as repo.User
 //
 // A wrapper derives each call's key from its Name and a deterministic, unambiguous encoding of its
-// arguments, reads through every tier of the cache, and on a miss calls the source once however
-// many goroutines ask for the same arguments at once (the coalescing of [tiered.Load]). On top of
+// arguments and reads through the cache with [tiered.Load]: every guarantee of the cache holds for
+// it — one source call however many goroutines ask for the same arguments at once, the
+// Options.Strategy applied by the cache (refresh-ahead, serve-stale-while-refresh, stale-if-error,
+// negative caching: see tiered.Strategy), and no value stored by a source call that an
+// invalidation of its key overtook. A wrapper never changes an entry's lifetime. On top of
 // the cache it adds:
 //
 //   - negative caching with the source's own error: "not found" errors (sql.ErrNoRows and every
 //     error that wraps it, such as pgx.ErrNoRows, by default) are cached for the strategy's
 //     NegativeTTL, and a cached "not found" answers with an error that errors.Is matches with every
 //     error of [Options.NotFound];
-//   - refresh-ahead: within [Options.RefreshAhead] of expiry a read returns the current value at
-//     once and starts one background refresh of that key;
-//   - stale-if-error: for [Options.StaleIfError] after expiry a value is kept, and served when the
-//     source fails instead of the error (and, during the key's backoff after the failure, without
-//     calling the source);
 //   - invalidation by arguments ([Cached.Invalidate]), broadcast to other instances when the
 //     cache has an invalidation bus;
 //   - [Batch], for functions that load many IDs at once: one multi-key lookup per tier, one source

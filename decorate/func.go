@@ -35,7 +35,7 @@ func Func[A, T any](c *tiered.Cache, fn func(context.Context, A) (T, error), o O
 	}
 	enc, err := newKeyEncoder[A](o.Name, o.KeyFunc)
 	if err != nil {
-		return nil, fmt.Errorf("decorate: %s: %w", o.Name, err)
+		return nil, fmt.Errorf("%w (wrapper %q)", err, o.Name)
 	}
 	return &Cached[A, T]{e: e, enc: enc, fn: fn}, nil
 }
@@ -55,19 +55,14 @@ func (f *Cached[A, T]) Call(ctx context.Context, a A) (T, error) {
 	} else {
 		buf = append(f.enc.appendArg(buf, a), ')')
 	}
-	v, info, ok := tiered.Peek[T](f.e.c, transient(buf))
-	if ok && f.e.servable(info) {
-		f.e.c.RecordHit(ctx, info.Negative)
-		if info.Negative {
-			return v, f.e.notFoundErr()
-		}
-		return v, nil
+	if v, negative, ok := tiered.Lookup[T](ctx, f.e.c, transient(buf)); ok {
+		return f.e.hit(v, negative)
 	}
-	return f.slow(ctx, string(buf), a, v, info, ok)
+	return f.slow(ctx, string(buf), a)
 }
 
-func (f *Cached[A, T]) slow(ctx context.Context, key string, a A, v T, info tiered.EntryInfo, peeked bool) (T, error) {
-	return f.e.slow(ctx, key, v, info, peeked, func(ctx context.Context) (T, error) { return f.fn(ctx, a) })
+func (f *Cached[A, T]) slow(ctx context.Context, key string, a A) (T, error) {
+	return f.e.load(ctx, key, func(ctx context.Context) (T, error) { return f.fn(ctx, a) })
 }
 
 // Key returns the cache key of the call with argument a.
@@ -85,9 +80,6 @@ func (f *Cached[A, T]) Invalidate(ctx context.Context, args ...A) error {
 	}
 	return f.e.c.Invalidate(ctx, keys...)
 }
-
-// Stats returns the wrapper's counters.
-func (f *Cached[A, T]) Stats() Stats { return f.e.stats.snapshot() }
 
 // Cached0 is a cached form of a func(context.Context) (T, error), built by [Func0].
 type Cached0[T any] struct {
@@ -114,11 +106,10 @@ func Func0[T any](c *tiered.Cache, fn func(context.Context) (T, error), o Option
 
 // Call returns the cached result, or calls the wrapped function once; see [Cached.Call].
 func (f *Cached0[T]) Call(ctx context.Context) (T, error) {
-	v, info, ok := tiered.Peek[T](f.e.c, f.key)
-	if ok && f.e.servable(info) {
-		return f.e.hit(ctx, v, info)
+	if v, negative, ok := tiered.Lookup[T](ctx, f.e.c, f.key); ok {
+		return f.e.hit(v, negative)
 	}
-	return f.e.slow(ctx, f.key, v, info, ok, f.fn)
+	return f.e.load(ctx, f.key, f.fn)
 }
 
 // Key returns the cache key of the wrapper's result.
@@ -126,9 +117,6 @@ func (f *Cached0[T]) Key() string { return f.key }
 
 // Invalidate removes the cached result from every tier (and from other instances with a bus).
 func (f *Cached0[T]) Invalidate(ctx context.Context) error { return f.e.c.Invalidate(ctx, f.key) }
-
-// Stats returns the wrapper's counters.
-func (f *Cached0[T]) Stats() Stats { return f.e.stats.snapshot() }
 
 // Cached2 is a cached form of a func(context.Context, A, B) (T, error), built by [Func2].
 type Cached2[A, B, T any] struct {
@@ -160,10 +148,10 @@ func Func2[A, B, T any](c *tiered.Cache, fn func(context.Context, A, B) (T, erro
 		return f, nil
 	}
 	if f.a, err = newKeyEncoder[A](o.Name, nil); err != nil {
-		return nil, fmt.Errorf("decorate: %s: first argument: %w", o.Name, err)
+		return nil, fmt.Errorf("%w (wrapper %q, first argument)", err, o.Name)
 	}
 	if f.b, err = newKeyEncoder[B](o.Name, nil); err != nil {
-		return nil, fmt.Errorf("decorate: %s: second argument: %w", o.Name, err)
+		return nil, fmt.Errorf("%w (wrapper %q, second argument)", err, o.Name)
 	}
 	return f, nil
 }
@@ -184,19 +172,14 @@ func (f *Cached2[A, B, T]) appendKey(dst []byte, a A, b B) []byte {
 func (f *Cached2[A, B, T]) Call(ctx context.Context, a A, b B) (T, error) {
 	var arr [keyStackSize]byte
 	buf := f.appendKey(arr[:0], a, b)
-	v, info, ok := tiered.Peek[T](f.e.c, transient(buf))
-	if ok && f.e.servable(info) {
-		f.e.c.RecordHit(ctx, info.Negative)
-		if info.Negative {
-			return v, f.e.notFoundErr()
-		}
-		return v, nil
+	if v, negative, ok := tiered.Lookup[T](ctx, f.e.c, transient(buf)); ok {
+		return f.e.hit(v, negative)
 	}
-	return f.slow(ctx, string(buf), a, b, v, info, ok)
+	return f.slow(ctx, string(buf), a, b)
 }
 
-func (f *Cached2[A, B, T]) slow(ctx context.Context, key string, a A, b B, v T, info tiered.EntryInfo, peeked bool) (T, error) {
-	return f.e.slow(ctx, key, v, info, peeked, func(ctx context.Context) (T, error) { return f.fn(ctx, a, b) })
+func (f *Cached2[A, B, T]) slow(ctx context.Context, key string, a A, b B) (T, error) {
+	return f.e.load(ctx, key, func(ctx context.Context) (T, error) { return f.fn(ctx, a, b) })
 }
 
 // Key returns the cache key of the call with arguments (a, b).
@@ -207,6 +190,3 @@ func (f *Cached2[A, B, T]) Key(a A, b B) string { return string(f.appendKey(nil,
 func (f *Cached2[A, B, T]) Invalidate(ctx context.Context, a A, b B) error {
 	return f.e.c.Invalidate(ctx, f.Key(a, b))
 }
-
-// Stats returns the wrapper's counters.
-func (f *Cached2[A, B, T]) Stats() Stats { return f.e.stats.snapshot() }

@@ -5,12 +5,16 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/stratacache/strata/decorate"
+	"github.com/stratacache/strata/internal/loadwait"
 	"github.com/stratacache/strata/tiered"
 )
 
@@ -32,6 +36,7 @@ func TestCoalescing(t *testing.T) {
 		t.Fatal(err)
 	}
 	const n = 1000
+	base := loadwait.Blocked()
 	var wg sync.WaitGroup
 	errs := make(chan error, n)
 	for range n {
@@ -45,8 +50,8 @@ func TestCoalescing(t *testing.T) {
 			}
 		})
 	}
-	// Let every caller reach the cache before the single load finishes.
-	time.Sleep(200 * time.Millisecond)
+	// Every caller waits on the one load (the first on its own detached load) before it finishes.
+	loadwait.Wait(t, base+n)
 	close(release)
 	wg.Wait()
 	close(errs)
@@ -165,8 +170,13 @@ func TestKeyIsolation(t *testing.T) {
 func TestWrapErrors(t *testing.T) {
 	e := newEnv(t, ns(t))
 	ctxFn := func(ctx context.Context, m map[string]int) (int, error) { return 0, nil }
-	if _, err := decorate.Func(e.cache, ctxFn, decorate.Options{Name: "m"}); !errors.Is(err, decorate.ErrUnsupportedArg) {
+	_, err := decorate.Func(e.cache, ctxFn, decorate.Options{Name: "m"})
+	if !errors.Is(err, decorate.ErrUnsupportedArg) {
 		t.Fatalf("map argument: %v", err)
+	}
+	// The message says it once, and names the wrapper.
+	if msg := err.Error(); strings.Count(msg, "decorate:") != 1 || !strings.Contains(msg, `wrapper "m"`) {
+		t.Fatalf("message %q", msg)
 	}
 	type withFunc struct{ F func() }
 	if _, err := decorate.Func(e.cache, func(ctx context.Context, v withFunc) (int, error) { return 0, nil }, decorate.Options{Name: "f"}); !errors.Is(err, decorate.ErrUnsupportedArg) {
@@ -190,8 +200,8 @@ func TestWrapErrors(t *testing.T) {
 		"no name":        {},
 		"paren in name":  {Name: "a(b"},
 		"wrong KeyFunc":  {Name: "k", KeyFunc: func(s string) string { return s }},
-		"ahead too long": {Name: "k", Strategy: tiered.Custom(time.Second), RefreshAhead: time.Second},
-		"negative stale": {Name: "k", StaleIfError: -1},
+		"ahead too long": {Name: "k", Strategy: tiered.Custom(time.Second).WithRefreshAhead(time.Second)},
+		"negative stale": {Name: "k", Strategy: tiered.Custom(time.Second).WithStaleIfError(-1)},
 		"bad strategy":   {Name: "k", Strategy: tiered.Strategy{TTL: -1}},
 		"nil NotFound":   {Name: "k", NotFound: []error{nil}},
 	} {
@@ -238,9 +248,9 @@ func TestNegativeCaching(t *testing.T) {
 	if !errors.Is(err, sql.ErrNoRows) || err.Error() != "query user -1: sql: no rows in result set" {
 		t.Fatalf("first miss: %v", err)
 	}
-	// Cached misses return sql.ErrNoRows itself, from L1 and from Redis (another instance).
+	// Cached misses answer as sql.ErrNoRows, from L1 and from Redis (another instance).
 	for i, w := range []*decorate.Cached[int64, user]{w1, w1, w2} {
-		if _, err := w.Call(t.Context(), -1); err != sql.ErrNoRows {
+		if _, err := w.Call(t.Context(), -1); !errors.Is(err, sql.ErrNoRows) || err.Error() != sql.ErrNoRows.Error() {
 			t.Fatalf("cached miss %d: %v, want sql.ErrNoRows", i, err)
 		}
 	}
@@ -277,16 +287,19 @@ func TestNegativeCaching(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for range 2 {
-		if _, err := wc.Call(t.Context(), 1); err != errMissing {
-			t.Fatalf("custom sentinel: %v", err)
-		}
+	if _, err := wc.Call(t.Context(), 1); err != errMissing {
+		t.Fatalf("custom sentinel, first call: %v, want the source's error itself", err)
+	}
+	if _, err := wc.Call(t.Context(), 1); !errors.Is(err, errMissing) || err.Error() != errMissing.Error() {
+		t.Fatalf("custom sentinel, cached: %v", err)
 	}
 	var nt *notThere
 	if _, err := wc.Call(t.Context(), 2); !errors.As(err, &nt) {
 		t.Fatalf("typed not-found, first call: %v", err)
 	}
-	if _, err := wc.Call(t.Context(), 2); err != errMissing {
+	// Cached, the typed error's value is gone (errors.As cannot find it), but the check against
+	// the error of the first call and against the list still holds.
+	if _, err := wc.Call(t.Context(), 2); !errors.Is(err, errMissing) || !errors.Is(err, &notThere{2}) {
 		t.Fatalf("typed not-found, cached: %v", err)
 	}
 	if custom.Load() != 2 {
@@ -329,14 +342,16 @@ func TestNegativeCachingSentinels(t *testing.T) {
 		name     string
 		notFound []error
 		source   error
-		same     error // the error a cached "not found" is itself, or nil
 	}{
-		// One sentinel wraps the other: it comes back itself, whatever the list's order.
-		{"wrapping, driver first", []error{errDriverNoRows, sql.ErrNoRows}, errDriverNoRows, errDriverNoRows},
-		{"wrapping, driver second", []error{sql.ErrNoRows, errDriverNoRows}, errDriverNoRows, errDriverNoRows},
+		// The default list: a driver's error that wraps sql.ErrNoRows (pgx.ErrNoRows does).
+		{"default list, pgx", nil, pgx.ErrNoRows},
+		{"default list, wrapping driver", nil, errDriverNoRows},
+		// One sentinel wraps the other, whatever the list's order.
+		{"wrapping, driver first", []error{errDriverNoRows, sql.ErrNoRows}, errDriverNoRows},
+		{"wrapping, driver second", []error{sql.ErrNoRows, errDriverNoRows}, errDriverNoRows},
 		// Two unrelated sentinels: the source returns the second.
-		{"distinct", []error{errMissing, errGone}, errGone, nil},
-		{"distinct, wrapped by the source", []error{errMissing, errGone}, fmt.Errorf("item 1: %w", errMissing), nil},
+		{"distinct", []error{errMissing, errGone}, errGone},
+		{"distinct, wrapped by the source", []error{errMissing, errGone}, fmt.Errorf("item 1: %w", errMissing)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var calls atomic.Int64
@@ -353,18 +368,30 @@ func TestNegativeCachingSentinels(t *testing.T) {
 			if _, err := w1.Call(t.Context(), 1); err != tc.source {
 				t.Fatalf("first call: %v, want the source's error", err)
 			}
+			list := tc.notFound
+			if list == nil {
+				list = []error{sql.ErrNoRows}
+			}
 			check := func(what string, err error) {
 				t.Helper()
-				for _, nf := range tc.notFound {
+				// The check a caller wrote against the first call's error holds.
+				if !errors.Is(err, tc.source) {
+					t.Fatalf("%s: errors.Is(%v, the source's %v) is false", what, err, tc.source)
+				}
+				for _, nf := range list {
 					if !errors.Is(err, nf) {
 						t.Fatalf("%s: errors.Is(%v, %v) is false", what, err, nf)
 					}
 				}
-				if tc.same != nil && err != tc.same {
-					t.Fatalf("%s: %v (%T), want %v itself", what, err, err, tc.same)
+				if !errors.Is(err, tiered.ErrNotFound) {
+					t.Fatalf("%s: errors.Is(%v, tiered.ErrNotFound) is false", what, err)
 				}
-				if err.Error() != tc.notFound[0].Error() && err != tc.same {
-					t.Fatalf("%s: message %q, want %q", what, err.Error(), tc.notFound[0].Error())
+				if err.Error() != list[0].Error() {
+					t.Fatalf("%s: message %q, want %q", what, err.Error(), list[0].Error())
+				}
+				// An error that is not a "not found" of the wrapper does not match.
+				if errors.Is(err, errors.New("other")) || errors.Is(err, context.Canceled) {
+					t.Fatalf("%s: matches an unrelated error", what)
 				}
 			}
 			_, err = w1.Call(t.Context(), 1)

@@ -307,7 +307,7 @@ func putBuf(b *[]byte) {
 }
 
 // transient views b as a string without copying. The string must not outlive the next change of
-// b: it is only passed to tiered.Peek, which does not keep it.
+// b: it is only passed to tiered.Lookup, which does not keep it.
 func transient(b []byte) string {
 	return unsafe.String(unsafe.SliceData(b), len(b))
 }

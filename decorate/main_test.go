@@ -43,7 +43,7 @@ func newEnvOn(tb testing.TB, rdb redis.UniversalClient, ns string, mod ...func(*
 		tb.Fatal(err)
 	}
 	o := tiered.Options{
-		Tiers:     []tiered.Tier{{Backend: l1}, {Backend: l2, Timeout: 2 * tiered.DefaultTierTimeout}},
+		Tiers:     []tiered.Tier{{Backend: l1}, {Backend: l2, Timeout: 500 * time.Millisecond}},
 		Namespace: ns + ":",
 	}
 	for _, m := range mod {

@@ -4,10 +4,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"log/slog"
-	"slices"
 	"strings"
-	"time"
 	"unicode/utf8"
 
 	"github.com/stratacache/strata/tiered"
@@ -21,54 +18,30 @@ type Options struct {
 	// "(". Use a stable name such as "users.byID": entries written under it are found again by
 	// other processes and after restarts. Change it when the cached type changes incompatibly.
 	Name string
-	// Strategy is the TTL policy of the entries (the zero Strategy means the cache's default).
-	// Its NegativeTTL decides whether "not found" results are cached; its Stale window is the
-	// cache's serve-stale-while-refresh.
+	// Strategy is the whole freshness policy of the entries (the zero Strategy means the cache's
+	// default): TTL and jitter, refresh-ahead, serve-stale-while-refresh, stale-if-error and the
+	// NegativeTTL that decides whether "not found" results are cached. The cache applies it, as
+	// for every other caller; see tiered.Strategy.
 	Strategy tiered.Strategy
 	// NotFound lists the errors that mean "no such value" (matched with errors.Is). Nil means
 	// []error{sql.ErrNoRows}, which also matches pgx.ErrNoRows (it wraps sql.ErrNoRows) and
 	// tiered.ErrNotFound is always recognised.
 	//
 	// A cached "not found" does not record which error the source returned, so a call answered by
-	// one returns an error for which errors.Is holds with every error of the list (and every error
-	// those wrap), in every process: the first error of the list that wraps all the others, itself
-	// (so sql.ErrNoRows alone, the default, comes back as sql.ErrNoRows, and
-	// []error{sql.ErrNoRows, pgx.ErrNoRows} as pgx.ErrNoRows); otherwise an error whose message is
-	// the first one's and that wraps them all. pgx users who test for pgx.ErrNoRows should list
-	// it: with the default a cached "not found" is sql.ErrNoRows, which is not pgx.ErrNoRows.
+	// one returns an error that stands for all of them, in every process: errors.Is holds with every
+	// error of the list, with what they wrap, and with every error the wrapper recognises as "not
+	// found" — so a check written against the first call's error, such as
+	// errors.Is(err, pgx.ErrNoRows) with the default list, holds for the cached answer too. Its
+	// message is the first listed error's. errors.As to a typed error of the source does not
+	// work on it: the value is gone.
 	NotFound []error
 	// IsNotFound recognises more "not found" errors, such as a typed error of the source.
 	IsNotFound func(error) bool
-	// RefreshAhead is the window before expiry in which a read returns the cached value at once and
-	// starts one background refresh of its key. Zero disables refresh-ahead. It must be shorter
-	// than the strategy's TTL. Like StaleIfError it relies on the cache's in-process L1, which
-	// tells the entry's age without a round trip; a cache whose first tier is remote ignores both.
-	RefreshAhead time.Duration
-	// StaleIfError keeps entries this long past their TTL: a read of such an entry calls the source
-	// (once per key, however many callers) and, if the source fails, returns the old value instead
-	// of the error. After such a failure the key backs off (see RefreshBackoff): reads within the
-	// backoff return the old value without calling the source. Zero disables it.
-	StaleIfError time.Duration
-	// RefreshTimeout bounds each background refresh and each reload of an entry kept for
-	// StaleIfError. Zero means the cache's LoadTimeout.
-	RefreshTimeout time.Duration
-	// RefreshBackoff is how long a key waits before its next source call after a failed refresh or
-	// stale-if-error reload; it doubles with each consecutive failure up to 64 times its value.
-	// Zero means one second.
-	RefreshBackoff time.Duration
 	// KeyFunc replaces the encoding of the arguments. Its type must match the wrapper:
 	// func(A) string for [Func], func(A, B) string for [Func2], func(ID) string for [Batch]. The
 	// key it returns is still prefixed by Name.
 	KeyFunc any
-	// Logger receives failed background refreshes. Nil is silent.
-	Logger *slog.Logger
 }
-
-// DefaultRefreshBackoff is the backoff after a failed refresh when Options.RefreshBackoff is zero.
-const DefaultRefreshBackoff = time.Second
-
-// maxBackoffShift bounds the doubling of the backoff: 64 × RefreshBackoff at most.
-const maxBackoffShift = 6
 
 func (o *Options) validate(c *tiered.Cache) error {
 	if c == nil {
@@ -79,14 +52,6 @@ func (o *Options) validate(c *tiered.Cache) error {
 		return fmt.Errorf("%w: Name is required", ErrInvalidOptions)
 	case !utf8.ValidString(o.Name) || strings.ContainsFunc(o.Name, func(r rune) bool { return r < 0x20 || r == 0x7f || r == '(' }):
 		return fmt.Errorf("%w: Name %q must be valid UTF-8 without control characters or \"(\"", ErrInvalidOptions, o.Name)
-	case o.RefreshAhead < 0:
-		return fmt.Errorf("%w: RefreshAhead %v is negative", ErrInvalidOptions, o.RefreshAhead)
-	case o.StaleIfError < 0:
-		return fmt.Errorf("%w: StaleIfError %v is negative", ErrInvalidOptions, o.StaleIfError)
-	case o.RefreshTimeout < 0:
-		return fmt.Errorf("%w: RefreshTimeout %v is negative", ErrInvalidOptions, o.RefreshTimeout)
-	case o.RefreshBackoff < 0:
-		return fmt.Errorf("%w: RefreshBackoff %v is negative", ErrInvalidOptions, o.RefreshBackoff)
 	}
 	for i, e := range o.NotFound {
 		if e == nil {
@@ -96,43 +61,35 @@ func (o *Options) validate(c *tiered.Cache) error {
 	if err := o.Strategy.Validate(); err != nil {
 		return fmt.Errorf("%w: Strategy: %w", ErrInvalidOptions, err)
 	}
-	s := o.Strategy
-	if s.IsZero() {
-		s = c.DefaultStrategy()
-	}
-	if o.RefreshAhead > 0 && o.RefreshAhead >= s.TTL {
-		return fmt.Errorf("%w: RefreshAhead %v is not shorter than the strategy's TTL %v", ErrInvalidOptions, o.RefreshAhead, s.TTL)
-	}
 	return nil
 }
 
 // defaultNotFound is Options.NotFound when nil.
 var defaultNotFound = []error{sql.ErrNoRows}
 
-// cachedNotFound returns what a read answered by a cached "not found" returns for a wrapper whose
-// NotFound list is list: an error that errors.Is matches with every error of list.
-func cachedNotFound(list []error) error {
-	if len(list) == 0 {
-		return tiered.ErrNotFound
-	}
-next:
-	for _, cand := range list {
-		for _, other := range list {
-			if !errors.Is(cand, other) {
-				continue next
-			}
-		}
-		return cand
-	}
-	return &notFoundAll{errs: slices.Clone(list)}
+// cachedNotFound is the error of a read answered by a cached "not found". The cache does not
+// record which error the source returned, so it stands for all of them: it wraps every error of
+// the wrapper's NotFound list (errors.Is holds with each, and with what they wrap), and errors.Is
+// also holds with any error the wrapper itself recognises as "not found" — such as pgx.ErrNoRows,
+// which wraps sql.ErrNoRows, or an error IsNotFound accepts. So the check a caller wrote against
+// the error of the first call (errors.Is(err, pgx.ErrNoRows) in a 404 handler) still holds when
+// the answer comes from the cache, in every process. Its message is the first listed error's.
+type cachedNotFound struct {
+	list      []error
+	recognise func(error) bool
 }
 
-// notFoundAll is a cached "not found" of a wrapper whose NotFound errors do not all wrap into
-// one: it wraps them all.
-type notFoundAll struct{ errs []error }
+func (e *cachedNotFound) Error() string {
+	if len(e.list) == 0 {
+		return tiered.ErrNotFound.Error()
+	}
+	return e.list[0].Error()
+}
 
-func (e *notFoundAll) Error() string   { return e.errs[0].Error() }
-func (e *notFoundAll) Unwrap() []error { return e.errs }
+func (e *cachedNotFound) Unwrap() []error { return append(e.list[:len(e.list):len(e.list)], tiered.ErrNotFound) }
+
+// Is reports whether target is a "not found" error of the wrapper.
+func (e *cachedNotFound) Is(target error) bool { return target != nil && e.recognise(target) }
 
 // notFoundError carries a source's "not found" error through the cache's load, which recognises
 // it as tiered.ErrNotFound (and caches it as a miss) while the wrapper returns the original.

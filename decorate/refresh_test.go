@@ -39,7 +39,7 @@ func TestRefreshAhead(t *testing.T) {
 			<-gate
 		}
 		return fmt.Sprintf("%d@v%d", id, version.Load()), nil
-	}, decorate.Options{Name: "ahead", Strategy: tiered.Custom(3 * time.Second), RefreshAhead: 2500 * time.Millisecond})
+	}, decorate.Options{Name: "ahead", Strategy: tiered.Custom(3 * time.Second).WithRefreshAhead(2500 * time.Millisecond)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,7 +86,7 @@ func TestRefreshAhead(t *testing.T) {
 		v, _ := w.Call(t.Context(), 1)
 		return v == "1@v1"
 	})
-	if s := w.Stats(); s.Refreshes != 1 || s.RefreshFailures != 0 {
+	if s := e.cache.Stats(); s.Refreshes != 1 || s.RefreshFailures != 0 {
 		t.Fatalf("stats %+v", s)
 	}
 	if calls.Load() != 2 {
@@ -95,7 +95,7 @@ func TestRefreshAhead(t *testing.T) {
 }
 
 func TestRefreshAheadBackoff(t *testing.T) {
-	e := newEnv(t, ns(t))
+	e := newEnv(t, ns(t), func(o *tiered.Options) { o.RefreshBackoff = time.Minute })
 	var calls atomic.Int64
 	var fail atomic.Bool
 	w, err := decorate.Func(e.cache, func(ctx context.Context, id int) (int64, error) {
@@ -104,7 +104,7 @@ func TestRefreshAheadBackoff(t *testing.T) {
 			return 0, errors.New("source down")
 		}
 		return n, nil
-	}, decorate.Options{Name: "backoff", Strategy: tiered.Custom(3 * time.Second), RefreshAhead: 2500 * time.Millisecond, RefreshBackoff: time.Minute})
+	}, decorate.Options{Name: "backoff", Strategy: tiered.Custom(3 * time.Second).WithRefreshAhead(2500 * time.Millisecond)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,21 +116,22 @@ func TestRefreshAheadBackoff(t *testing.T) {
 	if v, err := w.Call(t.Context(), 1); v != 1 || err != nil {
 		t.Fatalf("in window: %d, %v", v, err)
 	}
-	waitFor(t, "the failed refresh", func() bool { return w.Stats().RefreshFailures == 1 })
+	waitFor(t, "the failed refresh", func() bool { return e.cache.Stats().RefreshFailures == 1 })
 	for range 50 {
 		if v, err := w.Call(t.Context(), 1); v != 1 || err != nil {
 			t.Fatalf("after a failed refresh: %d, %v", v, err)
 		}
 	}
 	time.Sleep(50 * time.Millisecond)
-	if s := w.Stats(); s.Refreshes != 1 || calls.Load() != 2 {
+	if s := e.cache.Stats(); s.Refreshes != 1 || calls.Load() != 2 {
 		t.Fatalf("refreshes during backoff: %+v, source calls %d", s, calls.Load())
 	}
 }
 
 func TestStaleIfError(t *testing.T) {
 	n := ns(t)
-	e1, e2 := newEnv(t, n), newEnv(t, n)
+	backoff := func(o *tiered.Options) { o.RefreshBackoff = time.Minute }
+	e1, e2 := newEnv(t, n, backoff), newEnv(t, n, backoff)
 	var (
 		fail    atomic.Bool
 		calls   atomic.Int64
@@ -146,7 +147,7 @@ func TestStaleIfError(t *testing.T) {
 	}
 	// A backoff longer than the test: after the failed reload, no read calls the source for key 1
 	// again, however late it arrives.
-	o := decorate.Options{Name: "sie", Strategy: tiered.Custom(300 * time.Millisecond), StaleIfError: time.Second, RefreshBackoff: time.Minute}
+	o := decorate.Options{Name: "sie", Strategy: tiered.Custom(300 * time.Millisecond).WithStaleIfError(time.Second)}
 	w1, err := decorate.Func(e1.cache, src, o)
 	if err != nil {
 		t.Fatal(err)
@@ -192,15 +193,15 @@ func TestStaleIfError(t *testing.T) {
 	if got := calls.Load() - before; got != 1 {
 		t.Fatalf("source calls after a failed reload, within the backoff: %d, want 1", got)
 	}
-	if s := w1.Stats(); s.StaleIfError != 51 || s.Reloads != 1 {
-		t.Fatalf("stale serves counted: %d, reloads %d, want 51 and 1", s.StaleIfError, s.Reloads)
+	if s := e1.cache.Stats(); s.StaleIfErrorServes != 51 {
+		t.Fatalf("stale serves counted: %d, want 51", s.StaleIfErrorServes)
 	}
 	// Another instance finds the kept entry in Redis and serves it the same way.
 	if v, err := w2.Call(t.Context(), 2); err != nil || v != "2@v0" {
 		t.Fatalf("other instance: %q, %v", v, err)
 	}
-	if s := w2.Stats(); s.StaleIfError != 1 {
-		t.Fatalf("other instance stale serves: %d", s.StaleIfError)
+	if s := e2.cache.Stats(); s.StaleIfErrorServes != 1 {
+		t.Fatalf("other instance stale serves: %d", s.StaleIfErrorServes)
 	}
 	// When the source answers again, an expired entry that is not backing off is reloaded, not
 	// served.
@@ -218,7 +219,7 @@ func TestStaleIfError(t *testing.T) {
 }
 
 func TestStaleIfErrorBackoff(t *testing.T) {
-	e := newEnv(t, ns(t))
+	e := newEnv(t, ns(t), func(o *tiered.Options) { o.RefreshBackoff = 700 * time.Millisecond })
 	var (
 		fail  atomic.Bool
 		calls atomic.Int64
@@ -229,7 +230,7 @@ func TestStaleIfErrorBackoff(t *testing.T) {
 			return 0, errors.New("source down")
 		}
 		return n, nil
-	}, decorate.Options{Name: "sie-backoff", Strategy: tiered.Custom(200 * time.Millisecond), StaleIfError: time.Minute, RefreshBackoff: 700 * time.Millisecond})
+	}, decorate.Options{Name: "sie-backoff", Strategy: tiered.Custom(200 * time.Millisecond).WithStaleIfError(time.Minute)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -262,7 +263,7 @@ func TestStaleIfErrorBackoff(t *testing.T) {
 	if v, err := w.Call(t.Context(), 1); err != nil || v != 3 {
 		t.Fatalf("after the backoff: %d, %v, want the reloaded 3", v, err)
 	}
-	if s := w.Stats(); within && (s.Reloads != 2 || s.StaleIfError != 21) {
-		t.Fatalf("stats %+v, want 2 reloads and 21 stale serves", s)
+	if s := e.cache.Stats(); within && (calls.Load() != 3 || s.StaleIfErrorServes != 21) {
+		t.Fatalf("stats %+v and %d source calls, want 21 stale serves and 3 calls", s, calls.Load())
 	}
 }

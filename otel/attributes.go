@@ -73,7 +73,7 @@ const (
 	resultCoalesced = "coalesced"
 )
 
-var opSpanNames = [...]string{"strata.unknown", "strata.get", "strata.load", "strata.set", "strata.delete", "strata.invalidate", "strata.update", "strata.refresh", "strata.get_many", "strata.set_many"}
+var opSpanNames = [...]string{"strata.unknown", "strata.get", "strata.load", "strata.set", "strata.invalidate", "strata.update", "strata.refresh", "strata.get_many", "strata.set_many"}
 
 func opSpanName(op tiered.Op) string {
 	if int(op) < len(opSpanNames) {
@@ -98,8 +98,7 @@ var knownErrors = []struct {
 	{tiered.ErrTypeMismatch, "type_mismatch"},
 	{tiered.ErrClosed, "closed"},
 	{tiered.ErrEmptyKey, "empty_key"},
-	{tiered.ErrInvalidStrategy, "invalid_strategy"},
-	{tiered.ErrCorruptEntry, "corrupt_entry"},
+	{tiered.ErrInvalidOptions, "invalid_options"},
 	{context.DeadlineExceeded, "timeout"},
 	{context.Canceled, "canceled"},
 }

@@ -58,7 +58,7 @@ type cacheConfig struct {
 	l1Entries  int
 	timeout    time.Duration
 	breaker    tiered.BreakerOptions
-	bus        *tiered.BusOptions
+	bus        bool // a Redis bus on the namespace's channel, with a short health interval
 	codec      tiered.Codec
 	noObserver bool
 }
@@ -86,8 +86,16 @@ func (h *harness) newCache(t testing.TB, cfg cacheConfig) *tiered.Cache {
 		Namespace: cfg.namespace,
 		Observer:  h.obs,
 		Breaker:   cfg.breaker,
-		Bus:       cfg.bus,
 		Codec:     cfg.codec,
+	}
+	if cfg.bus {
+		// A short health interval so that drops are noticed quickly, and a generous publish
+		// budget for a loaded machine.
+		bus, err := redistier.NewBus(cfg.rdb, redistier.BusOptions{Channel: cfg.namespace + redistier.DefaultBusChannel, HealthInterval: 200 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		opts.Bus, opts.BusOptions = bus, tiered.BusOptions{PublishTimeout: 2 * time.Second}
 	}
 	if cfg.noObserver {
 		opts.Observer = nil

@@ -14,13 +14,8 @@ import (
 
 	"github.com/stratacache/strata/internal/redistest"
 	"github.com/stratacache/strata/tiered"
+	redistier "github.com/stratacache/strata/tiered/redis"
 )
-
-// testBus is the bus of the tests: a short health interval so that drops are noticed quickly,
-// and a generous publish budget for a loaded machine.
-func testBus() *tiered.BusOptions {
-	return &tiered.BusOptions{HealthInterval: 200 * time.Millisecond, PublishTimeout: 2 * time.Second}
-}
 
 // TestMetricsInvalidation runs two instances on one Redis with the bus on, each observed through a
 // meter provider of its own, and checks the invalidation and bus metrics against the caches'
@@ -32,8 +27,8 @@ func TestMetricsInvalidation(t *testing.T) {
 	ctx := context.Background()
 	ns := fmt.Sprintf("otel-test:%s:%d:", t.Name(), time.Now().UnixNano())
 	ha, hb := newHarness(t), newHarness(t)
-	a := ha.newCache(t, cacheConfig{rdb: srv.Client(t), namespace: ns, bus: testBus()})
-	b := hb.newCache(t, cacheConfig{rdb: srv.Client(t), namespace: ns, bus: testBus()})
+	a := ha.newCache(t, cacheConfig{rdb: srv.Client(t), namespace: ns, bus: true})
+	b := hb.newCache(t, cacheConfig{rdb: srv.Client(t), namespace: ns, bus: true})
 	for _, x := range []struct {
 		h *harness
 		c *tiered.Cache
@@ -76,11 +71,11 @@ func TestMetricsInvalidation(t *testing.T) {
 	if err := a.InvalidateTags(ctx, "team:1"); err != nil {
 		t.Fatal(err)
 	}
-	if err := srv.Client(t).Publish(ctx, ns+tiered.DefaultBusChannel, "not a strata message").Err(); err != nil {
+	if err := srv.Client(t).Publish(ctx, ns+redistier.DefaultBusChannel, "not a strata message").Err(); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, func() bool {
-		return a.InvalidationStats().Received == 5 && b.InvalidationStats().Received == 5
+		return a.Stats().Invalidation.Received == 5 && b.Stats().Invalidation.Received == 5
 	})
 
 	// Redis goes away: the next invalidation cannot be broadcast, and both subscriptions drop.
@@ -95,7 +90,7 @@ func TestMetricsInvalidation(t *testing.T) {
 		AttrOperation.String("invalidate"), AttrErrorType.String("tier_unavailable")); got != 1 {
 		t.Errorf("operation.duration{invalidate, tier_unavailable} count = %d, want 1", got)
 	}
-	waitFor(t, func() bool { return !a.InvalidationStats().Subscribed && !b.InvalidationStats().Subscribed })
+	waitFor(t, func() bool { return !a.Stats().Invalidation.Subscribed && !b.Stats().Invalidation.Subscribed })
 	if m := hb.collect(t); sumPoint(t, m, "strata.cache.bus.subscribed") != 0 {
 		t.Errorf("bus.subscribed = %d while Redis is down, want 0", sumPoint(t, m, "strata.cache.bus.subscribed"))
 	}
@@ -103,7 +98,7 @@ func TestMetricsInvalidation(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, func() bool {
-		sa, sb := a.InvalidationStats(), b.InvalidationStats()
+		sa, sb := a.Stats().Invalidation, b.Stats().Invalidation
 		return sa.Subscribed && sa.Resubscribes >= 1 && sb.Subscribed && sb.Resubscribes >= 1
 	})
 
@@ -113,17 +108,18 @@ func TestMetricsInvalidation(t *testing.T) {
 		c    *tiered.Cache
 		want map[string]int64
 	}{
-		// The sender: five calls, four messages sent and one failed; its four echoes and the
-		// foreign message came back.
-		{"sender", ha, a, map[string]int64{"local": 5, "sent": 4, "failed": 1, "received": 5, "own_echo": 4, "malformed": 1, "applied": 0}},
+		// The sender: four invalidation calls and an update, four messages sent and one failed;
+		// its four echoes and the foreign message came back.
+		{"sender", ha, a, map[string]int64{"local": 4, "sent": 4, "failed": 1, "received": 5, "own_echo": 4, "malformed": 1, "applied": 0}},
 		// The receiver applied the four messages and ignored the foreign one.
 		{"receiver", hb, b, map[string]int64{"local": 0, "sent": 0, "failed": 0, "received": 5, "own_echo": 0, "malformed": 1, "applied": 4}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			m := tc.h.collect(t)
-			s := tc.c.InvalidationStats() // stable now: nothing more is sent
+			st := tc.c.Stats() // stable now: nothing more is sent
+			s := st.Invalidation
 			fromStats := map[string]uint64{
-				"local": s.Local, "sent": s.Sent, "failed": s.Failed, "received": s.Received,
+				"local": st.Invalidations, "sent": s.Sent, "failed": s.Failed, "received": s.Received,
 				"own_echo": s.EchoesSkipped, "malformed": s.Malformed, "applied": s.Applied,
 			}
 			for e, want := range tc.want {
@@ -203,14 +199,13 @@ func TestMetricsInvalidationWithoutBus(t *testing.T) {
 func TestSpansInvalidation(t *testing.T) {
 	secret := []byte("s3cret")
 	h := newHarness(t, WithKeyHash(secret))
-	c := h.newCache(t, cacheConfig{bus: testBus()})
+	c := h.newCache(t, cacheConfig{bus: true})
 	sc := h.request(context.Background(), func(ctx context.Context) {
 		for _, err := range []error{
 			c.Set(ctx, "user:1", newUser(1), tiered.ShortTerm, tiered.Tags("team:1")),
 			c.Invalidate(ctx, "user:1"),
 			c.Invalidate(ctx, "user:2", "user:3"),
 			c.Update(ctx, "user:4", newUser(4), tiered.ShortTerm),
-			c.SetWithBroadcast(ctx, "user:5", newUser(5), tiered.ShortTerm),
 			c.InvalidatePattern(ctx, "user:*"),
 			c.InvalidateTags(ctx, "team:1"),
 			c.InvalidateAll(ctx),
@@ -230,8 +225,6 @@ strata.invalidate
   strata.tier.delete strata.tier.call=delete
 strata.invalidate
   strata.tier.delete strata.tier.call=delete
-strata.update
-  strata.tier.set strata.tier.call=set
 strata.update
   strata.tier.set strata.tier.call=set
 strata.invalidate
@@ -255,11 +248,11 @@ strata.invalidate
 		hashes = append(hashes, v.AsString())
 	}
 	hk := func(k string) string { return keyHasher{secret: secret}.hash(k) }
-	if want := []string{hk("user:1"), "", hk("user:4"), hk("user:5"), "", "", ""}; !slices.Equal(hashes, want) {
+	if want := []string{hk("user:1"), "", hk("user:4"), "", "", ""}; !slices.Equal(hashes, want) {
 		t.Errorf("key hashes %q, want %q", hashes, want)
 	}
 	m := h.collect(t)
-	for op, want := range map[string]uint64{"invalidate": 5, "update": 2} {
+	for op, want := range map[string]uint64{"invalidate": 5, "update": 1} {
 		if got := histCount(t, m, "strata.cache.operation.duration", AttrOperation.String(op)); got != want {
 			t.Errorf("operation.duration{%s} count = %d, want %d", op, got, want)
 		}

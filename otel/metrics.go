@@ -21,8 +21,8 @@ var durationBuckets = []float64{
 }
 
 const (
-	numOps      = 10 // tiered.Op values, 0 included
-	numOutcomes = 5  // tiered.Outcome values
+	numOps      = 9 // tiered.Op values, 0 included
+	numOutcomes = 5 // tiered.Outcome values
 )
 
 // instruments holds the observer's instruments and the measurement options of the common cases,
@@ -241,7 +241,7 @@ func (o *Observer) ObserveCache(c *tiered.Cache) (metric.Registration, error) {
 				ob.ObserveInt64(m.breakerState, v, metric.WithAttributes(name, lvl, AttrBreakerState.String(breakerStateName(st))))
 			}
 		}
-		m.observeInvalidation(ob, &s.Invalidation)
+		m.observeInvalidation(ob, &s)
 		return nil
 	}, m.requests, m.staleHits, m.negativeHits, m.promotions, m.tierErrors, m.tierSkipped, m.dropped, m.corrupt, m.breakerState,
 		m.invalidations, m.busDrops, m.resubscribes, m.subscribed, m.l1Clears, m.tagOverflow)
@@ -260,8 +260,9 @@ var (
 
 // observeInvalidation reports the invalidation counters of a cache. The bus's counters are
 // reported only for a cache with a bus (which has an instance id).
-func (m *instruments) observeInvalidation(ob metric.Observer, s *tiered.InvalidationStats) {
-	ob.ObserveInt64(m.invalidations, int64(s.Local), invLocal)
+func (m *instruments) observeInvalidation(ob metric.Observer, st *tiered.Stats) {
+	s := &st.Invalidation
+	ob.ObserveInt64(m.invalidations, int64(st.Invalidations), invLocal)
 	ob.ObserveInt64(m.l1Clears, int64(s.L1Clears))
 	ob.ObserveInt64(m.tagOverflow, int64(s.TagOverflow))
 	if s.InstanceID == "" {

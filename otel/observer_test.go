@@ -323,25 +323,24 @@ strata.load strata.result=miss strata.l1.result=miss strata.loaded=true
 	}
 }
 
-func TestSpansSetAndDelete(t *testing.T) {
+func TestSpansSetAndInvalidate(t *testing.T) {
 	h := newHarness(t)
 	c := h.newCache(t, cacheConfig{})
 	sc := h.request(context.Background(), func(ctx context.Context) {
 		if err := c.Set(ctx, "user:10", newUser(10), tiered.ShortTerm); err != nil {
 			t.Fatal(err)
 		}
-		if err := c.Delete(ctx, "user:10"); err != nil {
+		if err := c.Invalidate(ctx, "user:10"); err != nil {
 			t.Fatal(err)
 		}
-		var u User
-		if found, err := c.Get(ctx, "user:10", &u); err != nil || found {
-			t.Fatalf("Get after Delete = %v, %v", found, err)
+		if _, found, err := tiered.Get[User](ctx, c, "user:10"); err != nil || found {
+			t.Fatalf("Get after Invalidate = %v, %v", found, err)
 		}
 	})
 	wantTree(t, h.tree(sc, AttrResult, AttrL1Result, AttrTierCall), `
 strata.set
   strata.tier.set strata.tier.call=set
-strata.delete
+strata.invalidate
   strata.tier.delete strata.tier.call=delete
 strata.get strata.result=miss strata.l1.result=miss
   strata.tier.get strata.tier.call=get

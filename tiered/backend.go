@@ -3,8 +3,6 @@ package tiered
 import (
 	"context"
 	"time"
-
-	"github.com/redis/go-redis/v9"
 )
 
 // Backend is one storage tier. A backend implements exactly one of [ValueBackend] (in-process,
@@ -12,7 +10,8 @@ import (
 // the optional capability interfaces below, which the cache discovers by type assertion.
 //
 // Backends take keys exactly as the cache gives them; the cache adds Options.Namespace to the keys
-// of byte backends.
+// of byte backends. Values a value backend receives implement Size() int, an estimate of their
+// footprint in bytes, for backends bounded by memory.
 type Backend interface {
 	// Name identifies the backend in stats, logs and traces ("otter", "redis", ...).
 	Name() string
@@ -31,8 +30,13 @@ type ValueBackend interface {
 }
 
 // ByteBackend is a tier that keeps encoded entries: the cache's envelope (a header with the
-// entry's timestamps, then the codec's payload). The remaining TTL of what it returns is in the
-// envelope, so one round trip answers a read.
+// entry's type fingerprint and logical times, then the codec's payload). The remaining lifetime of
+// what it returns is in the envelope, so one round trip answers a read.
+//
+// Every method must return promptly once its context is done: the cache bounds each call with the
+// tier's Timeout through the context alone. A backend on a client that cannot honour contexts
+// guards its own calls (the redis tier does for go-redis clients built without
+// ContextTimeoutEnabled).
 type ByteBackend interface {
 	Backend
 	// Get returns the bytes stored under key. A missing key is (nil, false, nil).
@@ -44,13 +48,6 @@ type ByteBackend interface {
 }
 
 // Optional capabilities.
-
-// ContextHonouring is implemented by byte backends that return promptly when their context is
-// done. For other backends the cache runs each call on its own goroutine so that a stuck backend
-// never holds a caller past the tier's Timeout.
-type ContextHonouring interface {
-	HonoursContext() bool
-}
 
 // Clearer removes every entry of a backend (for a byte backend: every key under the namespace).
 type Clearer interface {
@@ -80,12 +77,6 @@ type BatchSetter interface {
 	SetMany(ctx context.Context, keys []string, data [][]byte, ttls []time.Duration) error
 }
 
-// Sizer is implemented by the items the cache stores in a [ValueBackend]: Size estimates their
-// footprint in bytes, for backends bounded by memory.
-type Sizer interface {
-	Size() int
-}
-
 // TagIndexer is implemented by byte tiers that keep an index of tagged keys for InvalidateTags.
 // Keys and index keys arrive with the cache's namespace.
 type TagIndexer interface {
@@ -94,18 +85,4 @@ type TagIndexer interface {
 	IndexTags(ctx context.Context, key string, tagKeys []string, ttl time.Duration) error
 	// TakeTagged removes the indexes tagKeys and returns the live keys they held.
 	TakeTagged(ctx context.Context, tagKeys []string) ([]string, error)
-}
-
-// StreamBackend is implemented by byte tiers that offer append-only streams (Redis Streams);
-// the cache's Publish, ReadLatest and Read use the first tier that does. Stream names arrive with
-// the cache's namespace.
-type StreamBackend interface {
-	// StreamAdd appends fields to stream, trimming it to about maxLen entries when maxLen > 0,
-	// and returns the new entry's ID.
-	StreamAdd(ctx context.Context, stream string, fields map[string]any, maxLen int64) (string, error)
-	// StreamLatest returns the n newest entries, newest first.
-	StreamLatest(ctx context.Context, stream string, n int64) ([]redis.XMessage, error)
-	// StreamRead returns up to n entries after lastID, oldest first, waiting up to block (when
-	// positive) for one to arrive. No entry is (nil, nil).
-	StreamRead(ctx context.Context, stream, lastID string, n int64, block time.Duration) ([]redis.XMessage, error)
 }

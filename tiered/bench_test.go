@@ -41,7 +41,7 @@ func BenchmarkL1Hit(b *testing.B) {
 
 // BenchmarkOtterBaseline is a raw otter GetIfPresent of the same value: the floor of an L1 hit.
 func BenchmarkOtterBaseline(b *testing.B) {
-	c := otter.Must(&otter.Options[string, Payload]{MaximumSize: tiered.DefaultL1Entries, ExpiryCalculator: otter.ExpiryWriting[string, Payload](3 * time.Hour)})
+	c := otter.Must(&otter.Options[string, Payload]{MaximumSize: 100_000, ExpiryCalculator: otter.ExpiryWriting[string, Payload](3 * time.Hour)})
 	defer c.StopAllGoroutines()
 	c.Set("bench", newPayload(1))
 	b.ReportAllocs()
@@ -62,7 +62,7 @@ func BenchmarkL2Hit(b *testing.B) {
 	rdb := srv.Client(b)
 	l1 := newL1(b)
 	c := newCache(b, tiered.Options{Namespace: namespace(b), Tiers: []tiered.Tier{
-		{Backend: l1, Promote: tiered.PromoteOff},
+		{Backend: l1, NoPromote: true},
 		{Backend: newL2(b, rdb, "redis"), Timeout: 5 * time.Second}, // no spurious timeouts on a busy machine
 	}})
 	ctx := context.Background()

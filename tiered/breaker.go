@@ -25,65 +25,97 @@ func (s BreakerState) String() string {
 	return "unknown"
 }
 
+// MarshalText gives the state's name, so that Stats encodes as JSON with "closed", "open" or
+// "half-open" rather than a number.
+func (s BreakerState) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
 // breaker counts consecutive failures of a tier; at the threshold it opens and the tier is skipped
 // until the cooldown has passed, after which exactly one call is let through as a probe: its
 // success closes the breaker, its failure opens it again.
+//
+// Every change of state starts a new epoch, and a call is admitted with the epoch of its time
+// (its ticket). The result of a call admitted under an earlier epoch changes nothing: a slow
+// success that started before the breaker opened does not close it, and a slow failure that
+// started before the probe does not open it again while the probe runs.
+//
+// State and epoch live in one word, so every transition is a single compare-and-swap.
 type breaker struct {
-	state    atomic.Uint32
-	failures atomic.Int32
+	word     atomic.Uint64 // epoch << 8 | state
+	failures atomic.Int32  // consecutive failures in the current closed epoch
 	openedAt atomic.Int64
 	limit    int32
 	cooldown int64
 }
 
+// ticket is what a call is admitted with.
+type ticket uint64
+
+func pack(epoch uint64, s BreakerState) uint64 { return epoch<<8 | uint64(s) }
+
+func unpack(w uint64) (uint64, BreakerState) { return w >> 8, BreakerState(w & 0xff) }
+
 func (b *breaker) init(o BreakerOptions) {
 	b.limit, b.cooldown = int32(o.Failures), int64(o.Cooldown)
 	if b.limit == 0 {
-		b.limit = DefaultBreakerFailure
+		b.limit = defaultBreakerFailures
 	}
 	if b.cooldown == 0 {
-		b.cooldown = int64(DefaultBreakerCool)
+		b.cooldown = int64(defaultBreakerCooldown)
 	}
 }
 
-// allow reports whether a call may go to the tier now.
-func (b *breaker) allow() bool {
-	switch BreakerState(b.state.Load()) {
+// allow reports whether a call may go to the tier now, and its ticket.
+func (b *breaker) allow() (ticket, bool) {
+	w := b.word.Load()
+	epoch, s := unpack(w)
+	switch s {
 	case BreakerClosed:
-		return true
+		return ticket(w), true
 	case BreakerOpen:
 		if time.Now().UnixNano()-b.openedAt.Load() < b.cooldown {
-			return false
+			return 0, false
 		}
-		return b.state.CompareAndSwap(uint32(BreakerOpen), uint32(BreakerHalfOpen))
-	default:
-		return false
+		probe := pack(epoch+1, BreakerHalfOpen)
+		if b.word.CompareAndSwap(w, probe) {
+			return ticket(probe), true
+		}
 	}
+	return 0, false
 }
 
 // success records a successful call; it reports whether the breaker just closed.
-func (b *breaker) success() bool {
-	if b.failures.Load() != 0 {
-		b.failures.Store(0)
+func (b *breaker) success(t ticket) bool {
+	w := uint64(t)
+	epoch, s := unpack(w)
+	switch s {
+	case BreakerClosed:
+		if b.word.Load() == w && b.failures.Load() != 0 {
+			b.failures.Store(0)
+		}
+	case BreakerHalfOpen:
+		if b.word.CompareAndSwap(w, pack(epoch+1, BreakerClosed)) {
+			b.failures.Store(0)
+			return true
+		}
 	}
-	if BreakerState(b.state.Load()) == BreakerClosed {
-		return false
-	}
-	b.state.Store(uint32(BreakerClosed))
-	return true
+	return false
 }
 
 // failure records a failed call; it reports whether the breaker just opened.
-func (b *breaker) failure() bool {
-	switch BreakerState(b.state.Load()) {
+func (b *breaker) failure(t ticket) bool {
+	w := uint64(t)
+	epoch, s := unpack(w)
+	switch s {
 	case BreakerHalfOpen:
 		b.openedAt.Store(time.Now().UnixNano())
-		b.state.Store(uint32(BreakerOpen))
-		return true
+		return b.word.CompareAndSwap(w, pack(epoch+1, BreakerOpen))
 	case BreakerClosed:
+		if b.word.Load() != w {
+			return false // admitted before the breaker changed: says nothing about now
+		}
 		if b.failures.Add(1) >= b.limit {
 			b.openedAt.Store(time.Now().UnixNano())
-			return b.state.CompareAndSwap(uint32(BreakerClosed), uint32(BreakerOpen))
+			return b.word.CompareAndSwap(w, pack(epoch+1, BreakerOpen))
 		}
 	}
 	return false
@@ -92,11 +124,16 @@ func (b *breaker) failure() bool {
 // abandon records a call that ended without telling anything about the tier (its caller gave
 // up). When it was the half-open probe, the breaker goes back to open with its cooldown already
 // served, so the next call probes again instead of the tier being skipped for good.
-func (b *breaker) abandon() {
-	if BreakerState(b.state.Load()) == BreakerHalfOpen {
+func (b *breaker) abandon(t ticket) {
+	w := uint64(t)
+	epoch, s := unpack(w)
+	if s == BreakerHalfOpen {
 		b.openedAt.Store(time.Now().UnixNano() - b.cooldown)
-		b.state.CompareAndSwap(uint32(BreakerHalfOpen), uint32(BreakerOpen))
+		b.word.CompareAndSwap(w, pack(epoch+1, BreakerOpen))
 	}
 }
 
-func (b *breaker) current() BreakerState { return BreakerState(b.state.Load()) }
+func (b *breaker) current() BreakerState {
+	_, s := unpack(b.word.Load())
+	return s
+}

@@ -1,4 +1,4 @@
-package tiered
+package tiered_test
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/stratacache/strata/internal/redistest"
+	"github.com/stratacache/strata/tiered"
 )
 
 // BenchmarkInvalidationPropagation measures the time from Invalidate on instance A until
@@ -41,7 +42,7 @@ func BenchmarkInvalidationPropagation(b *testing.B) {
 		key := fmt.Sprint("k", i)
 		b.StopTimer()
 		// Put the key into B's L1 without going through the bus.
-		r.l1.Set(key, &item{value: i, staleAt: 1 << 62, expiresAt: 1 << 62}, time.Hour)
+		tiered.PutL1(r, key, i)
 		// The raw Pub/Sub floor, interleaved so that both see the same noise.
 		start := time.Now()
 		if err := pub.Publish(ctx, ns+"raw", "x").Err(); err != nil {
@@ -58,7 +59,7 @@ func BenchmarkInvalidationPropagation(b *testing.B) {
 			b.Fatal(err)
 		}
 		for {
-			if _, ok := r.l1.Get(key); !ok {
+			if _, ok := tiered.L1Value(r, key); !ok {
 				break
 			}
 			// Poll with short sleeps, not a busy loop: on two cores a spinning goroutine keeps

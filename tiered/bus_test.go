@@ -1,7 +1,8 @@
-package tiered
+package tiered_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -10,7 +11,9 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/stratacache/strata/internal/busframe"
 	"github.com/stratacache/strata/internal/redistest"
+	"github.com/stratacache/strata/tiered"
 	ottertier "github.com/stratacache/strata/tiered/otter"
 	redistier "github.com/stratacache/strata/tiered/redis"
 )
@@ -23,29 +26,52 @@ func busNamespace(t testing.TB) string {
 	return fmt.Sprintf("t%d:%s:", busNsSeq.Add(1), name)
 }
 
+// busConfig is what newBusCache builds an instance from.
+type busConfig struct {
+	opts      tiered.Options
+	bus       redistier.BusOptions
+	busClient redis.UniversalClient // the bus's own client; nil means the L2's
+	noBus     bool
+}
+
+// withoutBus builds an instance without a bus.
+func withoutBus(c *busConfig) { c.noBus = true }
+
 // newBusCache builds an instance with its own otter L1 and a redis L2 on rdb, sharing namespace
-// ns, with the bus on. edit adjusts the options before New.
-func newBusCache(t testing.TB, rdb redis.UniversalClient, ns string, edit ...func(*Options)) *Cache {
+// ns, with a Redis bus on the namespace's channel. edit adjusts the configuration before New.
+func newBusCache(t testing.TB, rdb redis.UniversalClient, ns string, edit ...func(*busConfig)) *tiered.Cache {
 	t.Helper()
 	l2, err := redistier.New(rdb, redistier.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts := Options{
-		Tiers:     []Tier{{Backend: busL1(t)}, {Backend: l2, Timeout: time.Second}},
-		Namespace: ns,
-		// Generous publish budget: the machine running the tests may be loaded.
-		Bus: &BusOptions{HealthInterval: 200 * time.Millisecond, PublishTimeout: 2 * time.Second},
+	cfg := busConfig{
+		opts: tiered.Options{
+			Tiers:     []tiered.Tier{{Backend: busL1(t)}, {Backend: l2, Timeout: time.Second}},
+			Namespace: ns,
+			// Generous publish budget: the machine running the tests may be loaded.
+			BusOptions: tiered.BusOptions{PublishTimeout: 2 * time.Second},
+		},
+		bus: redistier.BusOptions{Channel: ns + redistier.DefaultBusChannel, HealthInterval: 200 * time.Millisecond},
 	}
 	for _, e := range edit {
-		e(&opts)
+		e(&cfg)
 	}
-	c, err := New(opts)
+	if !cfg.noBus {
+		client := cfg.busClient
+		if client == nil {
+			client = rdb
+		}
+		if cfg.opts.Bus, err = redistier.NewBus(client, cfg.bus); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c, err := tiered.New(cfg.opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = c.Close() })
-	if opts.Bus != nil && !c.InvalidationStats().Subscribed {
+	if !cfg.noBus && !c.Stats().Invalidation.Subscribed {
 		t.Fatal("bus not subscribed after New")
 	}
 	return c
@@ -61,16 +87,10 @@ func busL1(t testing.TB) *ottertier.Backend {
 	return l1
 }
 
-// l1Value returns what the cache's L1 holds under key.
-func busL1Value(c *Cache, key string) (any, bool) {
-	raw, ok := c.l1.Get(key)
-	if !ok {
-		return nil, false
-	}
-	return raw.(*item).value, true
-}
+// busL1Value returns what the cache's L1 holds under key.
+func busL1Value(c *tiered.Cache, key string) (any, bool) { return tiered.L1Value(c, key) }
 
-// eventually polls cond every millisecond until it holds or d passes.
+// busEventually polls cond every millisecond until it holds or d passes.
 func busEventually(t testing.TB, d time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(d)
@@ -82,9 +102,9 @@ func busEventually(t testing.TB, d time.Duration, what string, cond func() bool)
 	}
 }
 
-func busLoadInt(t testing.TB, c *Cache, key string, v int) int {
+func busLoadInt(t testing.TB, c *tiered.Cache, key string, v int) int {
 	t.Helper()
-	got, err := Load(context.Background(), c, key, Default, func(context.Context) (int, error) { return v, nil })
+	got, err := tiered.Load(context.Background(), c, key, tiered.Default, func(context.Context) (int, error) { return v, nil })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,8 +118,8 @@ func TestBusPropagatesEveryKind(t *testing.T) {
 	a := newBusCache(t, srv.Client(t), ns)
 	b := newBusCache(t, srv.Client(t), ns)
 	c := newBusCache(t, srv.Client(t), ns)
-	all := []*Cache{a, b, c}
-	others := []*Cache{b, c}
+	all := []*tiered.Cache{a, b, c}
+	others := []*tiered.Cache{b, c}
 
 	t.Run("keys", func(t *testing.T) {
 		for _, x := range all {
@@ -125,7 +145,7 @@ func TestBusPropagatesEveryKind(t *testing.T) {
 		for _, x := range all {
 			busLoadInt(t, x, "u", 1)
 		}
-		if err := a.Update(ctx, "u", 2, MediumTerm); err != nil {
+		if err := a.Update(ctx, "u", 2, tiered.MediumTerm); err != nil {
 			t.Fatal(err)
 		}
 		for _, x := range others {
@@ -136,17 +156,17 @@ func TestBusPropagatesEveryKind(t *testing.T) {
 			if got := busLoadInt(t, x, "u", -1); got != 2 {
 				t.Fatalf("Load after update = %d", got)
 			}
-			it, _ := x.l1.Get("u")
-			if rem := time.Until(time.Unix(0, it.(*item).expiresAt)); rem < 59*time.Minute || rem > time.Hour {
+			exp, _ := tiered.L1ExpiresAt(x, "u")
+			if rem := time.Until(time.Unix(0, exp)); rem < 59*time.Minute || rem > time.Hour {
 				t.Fatalf("updated entry lives %v, want the strategy's hour", rem)
 			}
 		}
-		// SetWithBroadcast is the same operation.
-		if err := b.SetWithBroadcast(ctx, "u", 3, MediumTerm); err != nil {
+		// Another instance updates it in turn.
+		if err := b.Update(ctx, "u", 3, tiered.MediumTerm); err != nil {
 			t.Fatal(err)
 		}
-		for _, x := range []*Cache{a, c} {
-			busEventually(t, time.Second, "SetWithBroadcast value in L1", func() bool {
+		for _, x := range []*tiered.Cache{a, c} {
+			busEventually(t, time.Second, "the second update in L1", func() bool {
 				v, ok := busL1Value(x, "u")
 				return ok && v == 3
 			})
@@ -154,10 +174,9 @@ func TestBusPropagatesEveryKind(t *testing.T) {
 	})
 
 	t.Run("update of a key not held", func(t *testing.T) {
-		if err := a.Update(ctx, "fresh", 7, Default); err != nil {
+		if err := a.Update(ctx, "fresh", 7, tiered.Default); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(20 * time.Millisecond)
 		for _, x := range others {
 			if got := busLoadInt(t, x, "fresh", -1); got != 7 {
 				t.Fatalf("Load = %d, want the updated 7 from redis", got)
@@ -195,11 +214,11 @@ func TestBusPropagatesEveryKind(t *testing.T) {
 
 	t.Run("tags", func(t *testing.T) {
 		// a writes t1 with the tag; b and c only read it (promoted from redis, no tags known).
-		if err := a.Set(ctx, "t1", 1, Default, Tags("red")); err != nil {
+		if err := a.Set(ctx, "t1", 1, tiered.Default, tiered.Tags("red")); err != nil {
 			t.Fatal(err)
 		}
 		// c loads t2 with the tag itself; b holds an untagged key.
-		if _, err := Load(ctx, c, "t2", Default, func(context.Context) (int, error) { return 2, nil }, Tags("red", "blue")); err != nil {
+		if _, err := tiered.Load(ctx, c, "t2", tiered.Default, func(context.Context) (int, error) { return 2, nil }, tiered.Tags("red", "blue")); err != nil {
 			t.Fatal(err)
 		}
 		for _, x := range others {
@@ -220,7 +239,7 @@ func TestBusPropagatesEveryKind(t *testing.T) {
 		if _, ok := busL1Value(b, "plain"); !ok {
 			t.Fatal("untagged key removed")
 		}
-		if n, _ := srv.Client(t).Exists(ctx, ns+"t1", ns+"t2", ns+tagKeyPrefix+"red").Result(); n != 0 {
+		if n, _ := srv.Client(t).Exists(ctx, ns+"t1", ns+"t2", ns+tiered.TagKeyPrefix+"red").Result(); n != 0 {
 			t.Fatalf("%d tagged keys or index left in redis", n)
 		}
 	})
@@ -243,7 +262,7 @@ func TestBusPropagatesEveryKind(t *testing.T) {
 		}
 	})
 
-	sa, sb := a.InvalidationStats(), b.InvalidationStats()
+	sa, sb := a.Stats().Invalidation, b.Stats().Invalidation
 	if sa.Sent == 0 || sa.EchoesSkipped != sa.Sent {
 		t.Errorf("sender stats %+v: every message sent should come back once as a skipped echo", sa)
 	}
@@ -268,7 +287,7 @@ func TestBusConvergence(t *testing.T) {
 	b := newBusCache(t, srv.Client(t), ns)
 	c := newBusCache(t, srv.Client(t), ns)
 	const keys, updates = 10, 10_000
-	for _, x := range []*Cache{b, c} {
+	for _, x := range []*tiered.Cache{b, c} {
 		for k := range keys {
 			busLoadInt(t, x, fmt.Sprint("n", k), 0)
 		}
@@ -276,7 +295,7 @@ func TestBusConvergence(t *testing.T) {
 	// Readers run concurrently on b and c to exercise the receiving side under -race.
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
-	for _, x := range []*Cache{b, c} {
+	for _, x := range []*tiered.Cache{b, c} {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -287,7 +306,7 @@ func TestBusConvergence(t *testing.T) {
 				case <-time.After(time.Millisecond):
 				}
 				for k := range keys {
-					_, _, _ = Get[int](ctx, x, fmt.Sprint("n", k))
+					_, _, _ = tiered.Get[int](ctx, x, fmt.Sprint("n", k))
 				}
 			}
 		}()
@@ -305,7 +324,7 @@ func TestBusConvergence(t *testing.T) {
 				if i%writers != w {
 					continue
 				}
-				if err := a.Update(ctx, fmt.Sprint("n", i%keys), i, Default); err != nil {
+				if err := a.Update(ctx, fmt.Sprint("n", i%keys), i, tiered.Default); err != nil {
 					errs <- err
 					return
 				}
@@ -319,9 +338,9 @@ func TestBusConvergence(t *testing.T) {
 	for err := range errs {
 		t.Fatal(err)
 	}
-	for _, x := range []*Cache{b, c} {
+	for _, x := range []*tiered.Cache{b, c} {
 		busEventually(t, 10*time.Second, "all updates received", func() bool {
-			return x.InvalidationStats().Applied == updates
+			return x.Stats().Invalidation.Applied == updates
 		})
 		for k := range keys {
 			want := updates - keys + k
@@ -333,7 +352,7 @@ func TestBusConvergence(t *testing.T) {
 				t.Fatalf("n%d: L1 holds %v (%v), want %d", k, v, ok, want)
 			}
 		}
-		if s := x.InvalidationStats(); s.Received != updates || s.Failed != 0 || s.Drops != 0 {
+		if s := x.Stats().Invalidation; s.Received != updates || s.Failed != 0 || s.Drops != 0 {
 			t.Fatalf("stats %+v", s)
 		}
 	}
@@ -346,11 +365,11 @@ func TestBusReconnectClearsL1(t *testing.T) {
 	srv := redistest.Start(t) // private: CLIENT KILL TYPE pubsub must not hit other tests
 	entered := make(chan struct{}, 8)
 	release := make(chan struct{})
-	testHookBusError = func() {
+	*tiered.BusDownHook = func() {
 		entered <- struct{}{}
 		<-release
 	}
-	t.Cleanup(func() { testHookBusError = nil })
+	t.Cleanup(func() { *tiered.BusDownHook = nil })
 	ns := busNamespace(t)
 	a := newBusCache(t, srv.Client(t), ns)
 	b := newBusCache(t, srv.Client(t), ns)
@@ -360,10 +379,10 @@ func TestBusReconnectClearsL1(t *testing.T) {
 	if n, err := admin.ClientKillByFilter(ctx, "TYPE", "pubsub").Result(); err != nil || n != 2 {
 		t.Fatalf("CLIENT KILL TYPE pubsub: %d %v", n, err)
 	}
-	<-entered // a bus goroutine saw the drop and is held
+	<-entered // a cache handled the drop (L1 cleared) and is held
 	<-entered // so is the other
 	// While both subscriptions are down, a changes the key: b cannot hear it.
-	if err := a.Update(ctx, "k", 2, Default); err != nil {
+	if err := a.Update(ctx, "k", 2, tiered.Default); err != nil {
 		t.Fatal(err)
 	}
 	if _, ok := busL1Value(b, "k"); ok {
@@ -374,18 +393,18 @@ func TestBusReconnectClearsL1(t *testing.T) {
 	}
 	close(release)
 	busEventually(t, 5*time.Second, "b resubscribed", func() bool {
-		s := b.InvalidationStats()
+		s := b.Stats().Invalidation
 		return s.Resubscribes == 1 && s.Subscribed
 	})
 	if got := busLoadInt(t, b, "k", -1); got != 2 {
 		t.Fatalf("b serves %d after resubscribing, want 2", got)
 	}
-	s := b.InvalidationStats()
+	s := b.Stats().Invalidation
 	if s.Drops != 1 || s.L1Clears < 2 {
 		t.Fatalf("stats after reconnect %+v", s)
 	}
 	// The bus works again.
-	if err := a.Update(ctx, "k", 3, Default); err != nil {
+	if err := a.Update(ctx, "k", 3, tiered.Default); err != nil {
 		t.Fatal(err)
 	}
 	busEventually(t, time.Second, "update after reconnect", func() bool {
@@ -403,7 +422,7 @@ func TestBusSilentDrop(t *testing.T) {
 	// attempt against the frozen server.
 	busClient := redis.NewClient(&redis.Options{Addr: srv.Addr(), DialTimeout: 200 * time.Millisecond, ReadTimeout: 200 * time.Millisecond, WriteTimeout: 200 * time.Millisecond, ContextTimeoutEnabled: true})
 	t.Cleanup(func() { _ = busClient.Close() })
-	b := newBusCache(t, srv.Client(t), ns, func(o *Options) { o.Bus.Client = busClient })
+	b := newBusCache(t, srv.Client(t), ns, func(c *busConfig) { c.busClient = busClient })
 	busLoadInt(t, b, "k", 1)
 	if err := srv.Pause(); err != nil {
 		t.Fatal(err)
@@ -416,7 +435,7 @@ func TestBusSilentDrop(t *testing.T) {
 		}
 	}()
 	busEventually(t, 3*time.Second, "L1 cleared while the server is frozen", func() bool {
-		_, ok := b.l1.Get("k")
+		_, ok := busL1Value(b, "k")
 		return !ok
 	})
 	took := time.Since(paused)
@@ -426,20 +445,20 @@ func TestBusSilentDrop(t *testing.T) {
 	// Stay frozen for several intervals: the bus keeps clearing L1 and starts over on a new
 	// connection, and must still come back once the server answers.
 	time.Sleep(1200 * time.Millisecond)
-	b.l1.Set("during", &item{value: 1, staleAt: 1 << 62, expiresAt: 1 << 62}, time.Hour)
-	busEventually(t, time.Second, "entries written during the outage cleared", func() bool {
-		_, ok := b.l1.Get("during")
-		return !ok
-	})
+	// While it is down, what this instance loads stays in L1, for at most DownL1TTL (1 s).
+	busLoadInt(t, b, "during", 1)
+	if ttl, ok := tiered.L1TTL(b, "during"); !ok || ttl > time.Second {
+		t.Fatalf("a value loaded while the bus is down is kept in L1 for %v (%v), want at most 1s", ttl, ok)
+	}
 	if err := srv.Resume(); err != nil {
 		t.Fatal(err)
 	}
 	resumed = true
 	busEventually(t, 5*time.Second, "resubscribed", func() bool {
-		s := b.InvalidationStats()
+		s := b.Stats().Invalidation
 		return s.Subscribed && s.Resubscribes >= 1
 	})
-	if s := b.InvalidationStats(); s.Drops < 1 {
+	if s := b.Stats().Invalidation; s.Drops < 1 {
 		t.Fatalf("stats %+v", s)
 	}
 }
@@ -451,8 +470,8 @@ func TestBusIgnoresMalformedMessages(t *testing.T) {
 	a := newBusCache(t, srv.Client(t), ns)
 	b := newBusCache(t, srv.Client(t), ns)
 	raw := srv.Client(t)
-	ch := ns + DefaultBusChannel
-	good := encodeBusMessage(&busMessage{kind: kindKeys, sender: "x", keys: []string{"k"}})
+	ch := ns + redistier.DefaultBusChannel
+	good := busframe.Encode(&busframe.Message{Kind: busframe.Keys, Sender: "x", Keys: []string{"k"}})
 	for _, p := range []string{"", "hello", "SI", string(good[:len(good)-1]), string(append(good, 0)), "SI\x02\x01\x01x\x01\x01k", "SI\x01\x09\x01x"} {
 		if err := raw.Publish(ctx, ch, p).Err(); err != nil {
 			t.Fatal(err)
@@ -466,7 +485,7 @@ func TestBusIgnoresMalformedMessages(t *testing.T) {
 		_, ok := busL1Value(b, "k")
 		return !ok
 	})
-	if s := b.InvalidationStats(); s.Malformed != 7 || s.Applied != 1 {
+	if s := b.Stats().Invalidation; s.Malformed != 7 || s.Applied != 1 {
 		t.Fatalf("stats %+v", s)
 	}
 }
@@ -475,9 +494,9 @@ func TestBusAuditStream(t *testing.T) {
 	ctx := context.Background()
 	srv := redistest.Shared(t)
 	ns := busNamespace(t)
-	a := newBusCache(t, srv.Client(t), ns, func(o *Options) {
-		o.Bus.AuditStream = "audit"
-		o.Bus.AuditMaxLen = 5
+	a := newBusCache(t, srv.Client(t), ns, func(c *busConfig) {
+		c.bus.AuditStream = ns + "audit"
+		c.bus.AuditMaxLen = 5
 	})
 	for i := range 300 {
 		if err := a.Invalidate(ctx, fmt.Sprint("k", i)); err != nil {
@@ -493,35 +512,42 @@ func TestBusAuditStream(t *testing.T) {
 		t.Fatalf("audit stream has %d entries (%v), want about 5", n, err)
 	}
 	last, err := rdb.XRevRangeN(ctx, ns+"audit", "+", "-", 1).Result()
-	if err != nil || len(last) != 1 || last[0].Values["kind"] != "pattern" || last[0].Values["pattern"] != "x*" || last[0].Values["sender"] != a.InvalidationStats().InstanceID {
+	if err != nil || len(last) != 1 || last[0].Values["kind"] != "pattern" || last[0].Values["pattern"] != "x*" || last[0].Values["sender"] != a.Stats().Invalidation.InstanceID {
 		t.Fatalf("last audit entry %+v %v", last, err)
 	}
 }
 
 func TestBusOptionsValidation(t *testing.T) {
-	if _, err := New(Options{Bus: &BusOptions{}}); err == nil {
-		t.Fatal("a bus without a client or redis tier was accepted")
-	}
 	srv := redistest.Shared(t)
 	rdb := srv.Client(t)
-	if _, err := New(Options{Bus: &BusOptions{Client: rdb, InstanceID: strings.Repeat("x", 256)}}); err == nil {
-		t.Fatal("a 256-byte instance id was accepted")
-	}
-	if _, err := New(Options{Bus: &BusOptions{Client: rdb, AuditMaxLen: -1}}); err == nil {
-		t.Fatal("negative AuditMaxLen accepted")
-	}
-	// A bus over an L1-only cache with an explicit client works, and Close leaves nothing running.
-	c, err := New(Options{Namespace: busNamespace(t), Bus: &BusOptions{Client: rdb}})
+	bus, err := redistier.NewBus(rdb, redistier.BusOptions{Channel: busNamespace(t) + "ch"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !c.InvalidationStats().Subscribed {
+	if _, err := tiered.New(tiered.Options{Bus: bus, BusOptions: tiered.BusOptions{InstanceID: strings.Repeat("x", 256)}}); !errors.Is(err, tiered.ErrInvalidOptions) {
+		t.Fatalf("a 256-byte instance id: %v", err)
+	}
+	if _, err := tiered.New(tiered.Options{Bus: bus, BusOptions: tiered.BusOptions{DownL1TTL: -1}}); !errors.Is(err, tiered.ErrInvalidOptions) {
+		t.Fatalf("negative DownL1TTL: %v", err)
+	}
+	if _, err := redistier.NewBus(rdb, redistier.BusOptions{AuditMaxLen: -1}); !errors.Is(err, tiered.ErrInvalidOptions) {
+		t.Fatalf("negative AuditMaxLen: %v", err)
+	}
+	if _, err := redistier.NewBus(nil, redistier.BusOptions{}); !errors.Is(err, redistier.ErrNilClient) {
+		t.Fatalf("nil client: %v", err)
+	}
+	// A bus over an L1-only cache works, and Close leaves nothing running.
+	c, err := tiered.New(tiered.Options{Namespace: busNamespace(t), Bus: bus})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.Stats().Invalidation.Subscribed {
 		t.Fatal("not subscribed")
 	}
 	if err := c.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Invalidate(context.Background(), "k"); err != ErrClosed {
+	if err := c.Invalidate(context.Background(), "k"); err != tiered.ErrClosed {
 		t.Fatalf("Invalidate after Close: %v", err)
 	}
 }
@@ -533,20 +559,24 @@ func TestBusStartsWhileRedisIsDown(t *testing.T) {
 	if err := srv.Kill(); err != nil {
 		t.Fatal(err)
 	}
-	c, err := New(Options{Namespace: busNamespace(t), Bus: &BusOptions{Client: rdb, StartTimeout: 50 * time.Millisecond}})
+	bus, err := redistier.NewBus(rdb, redistier.BusOptions{Channel: busNamespace(t) + "ch"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := tiered.New(tiered.Options{Namespace: busNamespace(t), Bus: bus, BusOptions: tiered.BusOptions{StartTimeout: 50 * time.Millisecond}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	if c.InvalidationStats().Subscribed {
+	if c.Stats().Invalidation.Subscribed {
 		t.Fatal("subscribed to a dead server")
 	}
 	busLoadInt(t, c, "k", 1)
 	if err := srv.Restart(); err != nil {
 		t.Fatal(err)
 	}
-	busEventually(t, 5*time.Second, "subscribed after the server came up", func() bool { return c.InvalidationStats().Subscribed })
-	if _, ok := c.l1.Get("k"); ok {
+	busEventually(t, 5*time.Second, "subscribed after the server came up", func() bool { return c.Stats().Invalidation.Subscribed })
+	if _, ok := busL1Value(c, "k"); ok {
 		t.Fatal("an entry written before the subscription survived it")
 	}
 }
@@ -554,14 +584,14 @@ func TestBusStartsWhileRedisIsDown(t *testing.T) {
 // TestBusIdleIsHealthy: an idle subscription is pinged, answers, and is not taken for a drop.
 func TestBusIdleIsHealthy(t *testing.T) {
 	srv := redistest.Shared(t)
-	c := newBusCache(t, srv.Client(t), busNamespace(t), func(o *Options) { o.Bus.HealthInterval = 50 * time.Millisecond })
+	c := newBusCache(t, srv.Client(t), busNamespace(t), func(c *busConfig) { c.bus.HealthInterval = 50 * time.Millisecond })
 	busLoadInt(t, c, "k", 1)
 	time.Sleep(500 * time.Millisecond) // ten idle intervals, each answered by a ping
-	s := c.InvalidationStats()
+	s := c.Stats().Invalidation
 	if s.Drops != 0 || s.L1Clears != 0 || !s.Subscribed {
 		t.Fatalf("idle bus stats %+v", s)
 	}
-	if _, ok := c.l1.Get("k"); !ok {
+	if _, ok := busL1Value(c, "k"); !ok {
 		t.Fatal("an idle bus cleared L1")
 	}
 }
@@ -573,41 +603,42 @@ func TestBusRecheck(t *testing.T) {
 	ctx := context.Background()
 	srv := redistest.Shared(t)
 	ns := busNamespace(t)
-	fast := func(o *Options) { o.Bus.RecheckAfter = 50 * time.Millisecond }
+	fast := func(c *busConfig) { c.opts.BusOptions.RecheckAfter = 50 * time.Millisecond }
 	a := newBusCache(t, srv.Client(t), ns, fast)
 	b := newBusCache(t, srv.Client(t), ns, fast)
-	stale := func(c *Cache, key string) {
-		c.l1.Set(key, &item{value: 1, staleAt: 1 << 62, expiresAt: 1 << 62}, time.Hour)
+	stale := func(c *tiered.Cache, key string) {
+		tiered.PutL1(c, key, 1)
 	}
 
 	busLoadInt(t, b, "k", 1)
 	if err := a.Invalidate(ctx, "k"); err != nil {
 		t.Fatal(err)
 	}
-	busEventually(t, time.Second, "k applied on b", func() bool { _, ok := b.l1.Get("k"); return !ok })
+	busEventually(t, time.Second, "k applied on b", func() bool { _, ok := busL1Value(b, "k"); return !ok })
 	stale(b, "k") // the late promotion, on the receiver
 	stale(a, "k") // and on the sender
 	busEventually(t, time.Second, "the late copies removed by the second pass", func() bool {
-		_, okA := a.l1.Get("k")
-		_, okB := b.l1.Get("k")
+		_, okA := busL1Value(a, "k")
+		_, okB := busL1Value(b, "k")
 		return !okA && !okB
 	})
 
 	busLoadInt(t, b, "u", 1)
-	if err := a.Update(ctx, "u", 2, Default); err != nil {
+	if err := a.Update(ctx, "u", 2, tiered.Default); err != nil {
 		t.Fatal(err)
 	}
+	passes := tiered.RecheckPasses(b)
 	busEventually(t, time.Second, "update applied on b", func() bool { v, _ := busL1Value(b, "u"); return v == 2 })
-	time.Sleep(150 * time.Millisecond) // past the second pass
+	busEventually(t, time.Second, "the update's second pass on b", func() bool { return tiered.RecheckPasses(b) > passes })
 	if v, _ := busL1Value(b, "u"); v != 2 {
 		t.Fatalf("the second pass removed the update's own entry (L1 holds %v)", v)
 	}
-	if err := a.Update(ctx, "u", 3, Default); err != nil {
+	if err := a.Update(ctx, "u", 3, tiered.Default); err != nil {
 		t.Fatal(err)
 	}
 	busEventually(t, time.Second, "second update applied on b", func() bool { v, _ := busL1Value(b, "u"); return v == 3 })
 	stale(b, "u")
-	busEventually(t, time.Second, "the late copy of u removed", func() bool { _, ok := b.l1.Get("u"); return !ok })
+	busEventually(t, time.Second, "the late copy of u removed", func() bool { _, ok := busL1Value(b, "u"); return !ok })
 	if got := busLoadInt(t, b, "u", -1); got != 3 {
 		t.Fatalf("b reads %d after the second pass, want 3", got)
 	}

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/stratacache/strata/internal/flight"
 	ottertier "github.com/stratacache/strata/tiered/otter"
 )
 
@@ -16,8 +17,10 @@ import (
 // [Cache.Close].
 type Cache struct {
 	tiers       []*tier
-	l1          ValueBackend // tiers[0]'s backend when it is a value tier
+	l1          ValueBackend       // tiers[0]'s backend when it is a value tier
+	otterL1     *ottertier.Backend // the same when it is the otter tier: called directly, keys need not escape
 	codec       Codec
+	fps         fingerprints
 	namespace   string
 	def         Strategy
 	log         *slog.Logger
@@ -30,15 +33,16 @@ type Cache struct {
 	hasBytes    bool
 	weighted    bool // a value tier is bounded by bytes
 	gens        generations
+	backoff     backoffs
 
-	walks, loads, refreshes flight
+	walks, loads, refreshes flight.Group[flightKey, result]
 	bg                      tasks
 	closed                  atomic.Bool
 	closeOwned              []func()
 	ctr                     counters
 
 	// Coherence across instances (bus.go, invalidate.go, tags.go).
-	bus  *bus // nil without Options.Bus
+	bus  *coherence // nil without Options.Bus
 	tags *tagIndex
 	inv  invCounters
 }
@@ -53,13 +57,17 @@ type tier struct {
 	promote bool
 	scale   float64
 	timeout time.Duration
-	guarded bool
 	br      breaker
 	ctr     tierCounters
 }
 
 // New builds a cache from opts. It returns an error wrapping [ErrInvalidOptions] when opts are
-// inconsistent.
+// inconsistent. With Options.Bus it subscribes and waits up to BusOptions.StartTimeout for the
+// subscription, but never fails because the bus is unreachable.
+//
+// Ownership, one rule: Close closes what the cache built — the default L1, and the tiers handed
+// over with Tier.Owned by a constructor that built them — never what you passed in: your backends,
+// clients and bus stay yours, to close after the cache.
 func New(opts Options) (*Cache, error) {
 	if err := opts.validate(); err != nil {
 		return nil, err
@@ -81,6 +89,7 @@ func New(opts Options) (*Cache, error) {
 	if c.codec == nil {
 		c.codec = JSON
 	}
+	c.fps.codec = c.codec.Name()
 	if c.def.IsZero() {
 		c.def = Default
 	}
@@ -88,25 +97,40 @@ func New(opts Options) (*Cache, error) {
 		c.log = slog.New(slog.DiscardHandler)
 	}
 	if c.loadTimeout == 0 {
-		c.loadTimeout = DefaultLoadTimeout
+		c.loadTimeout = defaultLoadTimeout
+	}
+	c.backoff.base = opts.RefreshBackoff
+	if c.backoff.base == 0 {
+		c.backoff.base = defaultRefreshBackoff
 	}
 	if opts.CompressAbove > 0 {
 		c.comp = &compressor{threshold: opts.CompressAbove}
 	}
 	tiers := opts.Tiers
 	if len(tiers) == 0 {
-		l1, err := ottertier.New(ottertier.Options{MaxEntries: DefaultL1Entries})
+		l1, err := ottertier.New(ottertier.Options{MaxEntries: defaultL1Entries})
 		if err != nil {
 			return nil, fmt.Errorf("%w: default L1: %w", ErrInvalidOptions, err)
 		}
 		c.closeOwned = append(c.closeOwned, l1.Close)
 		tiers = []Tier{{Backend: l1}}
 	}
+	for _, t := range tiers {
+		if !t.Owned {
+			continue
+		}
+		switch b := t.Backend.(type) {
+		case interface{ Close() error }:
+			c.closeOwned = append(c.closeOwned, func() { _ = b.Close() })
+		case interface{ Close() }:
+			c.closeOwned = append(c.closeOwned, b.Close)
+		}
+	}
 	for i, t := range tiers {
 		rt := &tier{
 			level:   i,
 			name:    t.Backend.Name(),
-			promote: t.Promote == PromoteOn,
+			promote: !t.NoPromote,
 			scale:   t.TTLScale,
 			timeout: t.Timeout,
 		}
@@ -116,7 +140,7 @@ func New(opts Options) (*Cache, error) {
 			rt.scale = 1
 		}
 		if rt.timeout == 0 {
-			rt.timeout = DefaultTierTimeout
+			rt.timeout = defaultTierTimeout
 		}
 		if vb, ok := t.Backend.(ValueBackend); ok {
 			rt.vb = vb
@@ -126,31 +150,33 @@ func New(opts Options) (*Cache, error) {
 		} else {
 			rt.bb = t.Backend.(ByteBackend)
 			c.hasBytes = true
-			ch, ok := t.Backend.(ContextHonouring)
-			rt.guarded = !ok || !ch.HonoursContext()
 		}
 		c.tiers = append(c.tiers, rt)
 	}
 	if c.tiers[0].vb != nil {
 		c.l1 = c.tiers[0].vb
+		c.otterL1, _ = c.l1.(*ottertier.Backend)
 	}
 	if opts.MaxTagEntries > 0 {
 		c.tags = newTagIndex(opts.MaxTagEntries)
 	} else {
-		c.tags = newTagIndex(DefaultMaxTagEntries)
+		c.tags = newTagIndex(defaultMaxTagEntries)
 	}
 	if opts.Bus != nil {
-		b, err := newBus(c, opts.Bus)
+		h, err := newCoherence(c, opts.Bus, opts.BusOptions)
 		if err != nil {
 			c.releaseOwned()
 			return nil, err
 		}
-		c.bus = b
-		wait := opts.Bus.StartTimeout
+		c.bus = h
+		wait := opts.BusOptions.StartTimeout
 		if wait == 0 {
-			wait = DefaultBusStartTimeout
+			wait = defaultBusStartTimeout
 		}
-		b.start(wait)
+		if err := h.start(wait); err != nil {
+			c.releaseOwned()
+			return nil, err
+		}
 	}
 	return c, nil
 }
@@ -161,12 +187,12 @@ func (c *Cache) releaseOwned() {
 	}
 }
 
-// Close stops the invalidation bus (its goroutine and subscription), waits for background
-// refreshes and detached loads to finish (each is bounded by LoadTimeout) and releases what the
-// cache created itself (the default L1). Backends and clients passed in Options belong to the
-// caller, who closes them after the cache. Operations after Close return [ErrClosed].
+// Close stops the cache's bus subscription, waits for background refreshes and detached loads to
+// finish (each is bounded by LoadTimeout) and closes what the cache built (the default L1, tiers
+// marked Owned). Backends, clients and the bus passed in Options belong to the caller, who closes
+// them after the cache. Operations after Close return [ErrClosed].
 func (c *Cache) Close() error {
-	if c.closed.Swap(true) {
+	if c == nil || c.closed.Swap(true) {
 		return nil
 	}
 	if c.bus != nil {
@@ -184,9 +210,6 @@ func (c *Cache) Close() error {
 // Namespace returns Options.Namespace.
 func (c *Cache) Namespace() string { return c.namespace }
 
-// Codec returns the codec of byte tiers.
-func (c *Cache) Codec() Codec { return c.codec }
-
 // Tiers describes the cache's tiers, L1 first.
 func (c *Cache) Tiers() []TierInfo {
 	out := make([]TierInfo, len(c.tiers))
@@ -196,7 +219,17 @@ func (c *Cache) Tiers() []TierInfo {
 	return out
 }
 
-// strategy resolves the zero Strategy to the cache's default.
+// DefaultStrategy returns the strategy that calls passing the zero Strategy use.
+func (c *Cache) DefaultStrategy() Strategy { return c.def }
+
+// Background runs fn on a new goroutine that [Cache.Close] waits for, so that work started on
+// behalf of the cache (an adapter's background revalidation) ends before the cache does. fn must
+// return in bounded time. It reports false, and does not run fn, when the cache is closed.
+func (c *Cache) Background(fn func()) bool {
+	return c.bg.goFn(fn)
+}
+
+// strategy resolves the zero Strategy to the cache's default and validates any other.
 func (c *Cache) strategy(s Strategy) (Strategy, error) {
 	if s.IsZero() {
 		return c.def, nil
@@ -204,9 +237,20 @@ func (c *Cache) strategy(s Strategy) (Strategy, error) {
 	return s, s.Validate()
 }
 
-func (c *Cache) check(key string) error {
+// usable reports why c cannot be used: it is nil, or closed.
+func (c *Cache) usable() error {
+	if c == nil {
+		return errNilCache
+	}
 	if c.closed.Load() {
 		return ErrClosed
+	}
+	return nil
+}
+
+func (c *Cache) check(key string) error {
+	if err := c.usable(); err != nil {
+		return err
 	}
 	if key == "" {
 		return ErrEmptyKey
@@ -214,10 +258,10 @@ func (c *Cache) check(key string) error {
 	return nil
 }
 
-// checkKeys validates the keys of a removal.
+// checkKeys validates the keys of a batch or removal.
 func (c *Cache) checkKeys(keys []string) error {
-	if c.closed.Load() {
-		return ErrClosed
+	if err := c.usable(); err != nil {
+		return err
 	}
 	for _, k := range keys {
 		if k == "" {
@@ -227,10 +271,13 @@ func (c *Cache) checkKeys(keys []string) error {
 	return nil
 }
 
-// detach returns a context for work shared by several callers: it keeps ctx's values (trace
-// spans) but not its cancellation, and is bounded by LoadTimeout.
-func (c *Cache) detach(ctx context.Context) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.WithoutCancel(ctx), c.loadTimeout)
+// valueTTL is how long a value tier keeps an entry whose lifetime is ttl: all of it, except while
+// the bus subscription is down (see BusOptions.DownL1TTL).
+func (c *Cache) valueTTL(ttl int64) int64 {
+	if c.bus != nil && c.bus.down.Load() {
+		return min(ttl, c.bus.downTTL)
+	}
+	return ttl
 }
 
 // errBreakerOpen marks a tier call skipped by an open breaker.
@@ -241,18 +288,18 @@ func tierErr(t *tier, err error) error {
 	return fmt.Errorf("%w: %s (L%d): %w", ErrTierUnavailable, t.name, t.level+1, err)
 }
 
-// callTier runs one call to a byte tier under its breaker and timeout, and accounts for it. When
-// the backend does not promise to honour its context the call runs on its own goroutine, so the
-// caller is released at the timeout whatever the backend does.
+// callTier runs one call to a byte tier under its breaker and timeout, and accounts for it.
 func (c *Cache) callTier(ctx context.Context, t *tier, call TierCall, fn func(context.Context) ([]byte, bool, error)) (data []byte, hit bool, err error) {
 	return c.callTierWithin(ctx, t, call, t.timeout, fn)
 }
 
 // callTierWithin is callTier with another budget than the tier's Timeout, for calls that walk
-// many keys (pattern and tag deletes) or wait on purpose (a blocking stream read).
+// many keys (pattern and tag deletes). Byte backends return when their context is done (see
+// ByteBackend), so the timeout bounds the caller.
 func (c *Cache) callTierWithin(ctx context.Context, t *tier, call TierCall, timeout time.Duration, fn func(context.Context) ([]byte, bool, error)) (data []byte, hit bool, err error) {
-	if !t.br.allow() {
-		t.ctr.skipped.Add(1)
+	tk, ok := t.br.allow()
+	if !ok {
+		t.ctr.skipped.inc()
 		if c.obs != nil {
 			c.obs.EndTier(ctx, t.info, call, TierResult{BreakerOpen: true, Err: errBreakerOpen})
 		}
@@ -263,33 +310,14 @@ func (c *Cache) callTierWithin(ctx context.Context, t *tier, call TierCall, time
 	}
 	start := time.Now()
 	tctx, cancel := context.WithTimeout(ctx, timeout)
-	if t.guarded {
-		type answer struct {
-			data []byte
-			hit  bool
-			err  error
-		}
-		ch := make(chan answer, 1)
-		go func() {
-			d, h, e := fn(tctx)
-			ch <- answer{d, h, e}
-		}()
-		select {
-		case a := <-ch:
-			data, hit, err = a.data, a.hit, a.err
-		case <-tctx.Done():
-			err = tctx.Err()
-		}
-	} else {
-		data, hit, err = fn(tctx)
-	}
+	data, hit, err = fn(tctx)
 	// A backend that honours the deadline may see its socket deadline expire a moment before
 	// tctx's timer marks the context done: both mean the tier ran out of its Timeout.
 	timedOut := err != nil && ctx.Err() == nil && (tctx.Err() == context.DeadlineExceeded || errors.Is(err, os.ErrDeadlineExceeded))
 	cancel()
 	switch {
 	case err == nil:
-		if t.br.success() {
+		if t.br.success(tk) {
 			c.log.Info("strata: tier answering again, circuit closed", "tier", t.name, "level", t.level+1)
 			if c.obs != nil {
 				c.obs.BreakerChanged(t.info, false)
@@ -298,15 +326,15 @@ func (c *Cache) callTierWithin(ctx context.Context, t *tier, call TierCall, time
 	case ctx.Err() != nil && !timedOut:
 		// The caller gave up; that says nothing about the tier. If this call was the breaker's
 		// probe, hand the probe on to a later call.
-		t.br.abandon()
+		t.br.abandon(tk)
 	default:
-		t.ctr.errors.Add(1)
+		t.ctr.errors.inc()
 		if timedOut {
-			t.ctr.timeouts.Add(1)
+			t.ctr.timeouts.inc()
 			err = fmt.Errorf("%s call timed out after %v: %w", call, timeout, err)
 		}
 		c.log.Warn("strata: tier call failed", "tier", t.name, "level", t.level+1, "call", call.String(), "error", err)
-		if t.br.failure() {
+		if t.br.failure(tk) {
 			c.log.Warn("strata: circuit open, skipping tier", "tier", t.name, "level", t.level+1)
 			if c.obs != nil {
 				c.obs.BreakerChanged(t.info, true)
@@ -332,7 +360,7 @@ func (c *Cache) remoteSet(ctx context.Context, t *tier, key string, data []byte,
 		return nil, false, t.bb.Set(ctx, k, data, ttl)
 	})
 	if err != nil {
-		t.ctr.dropped.Add(1)
+		t.ctr.dropped.inc()
 	}
 	return err
 }

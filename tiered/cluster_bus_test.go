@@ -1,4 +1,4 @@
-package tiered
+package tiered_test
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"github.com/stratacache/strata/internal/redistest"
+	"github.com/stratacache/strata/tiered"
 	redistier "github.com/stratacache/strata/tiered/redis"
 )
 
@@ -45,12 +46,12 @@ func TestClusterCoherence(t *testing.T) {
 
 	t.Run("L2", func(t *testing.T) {
 		for i := range 100 {
-			if err := a.Set(ctx, fmt.Sprint("l2:", i), i, Default); err != nil {
+			if err := a.Set(ctx, fmt.Sprint("l2:", i), i, tiered.Default); err != nil {
 				t.Fatal(err)
 			}
 		}
 		for i := range 100 {
-			v, ok, err := Get[int](ctx, b, fmt.Sprint("l2:", i))
+			v, ok, err := tiered.Get[int](ctx, b, fmt.Sprint("l2:", i))
 			if err != nil || !ok || v != i {
 				t.Fatalf("b reads l2:%d = %d %v %v", i, v, ok, err)
 			}
@@ -80,7 +81,7 @@ func TestClusterCoherence(t *testing.T) {
 			return !ok
 		})
 		busLoadInt(t, b, "u", 1)
-		if err := a.Update(ctx, "u", 2, Default); err != nil {
+		if err := a.Update(ctx, "u", 2, tiered.Default); err != nil {
 			t.Fatal(err)
 		}
 		busEventually(t, 2*time.Second, "u updated in b's L1", func() bool {
@@ -92,7 +93,7 @@ func TestClusterCoherence(t *testing.T) {
 	t.Run("pattern", func(t *testing.T) {
 		const n = 1200
 		for i := range n {
-			if err := a.Set(ctx, fmt.Sprint("p:", i), i, Default); err != nil {
+			if err := a.Set(ctx, fmt.Sprint("p:", i), i, tiered.Default); err != nil {
 				t.Fatal(err)
 			}
 			if i%100 == 0 {
@@ -102,7 +103,10 @@ func TestClusterCoherence(t *testing.T) {
 		if got := countKeys(t, ns+"p:*"); got != n {
 			t.Fatalf("%d p:* keys before, want %d", got, n)
 		}
-		l2 := a.tiers[1].bb.(*redistier.Backend)
+		l2, err := redistier.New(rdb, redistier.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
 		if removed, err := l2.DeletePattern(ctx, ns+"p:1*"); err != nil || removed != 1+10+100+200 {
 			t.Fatalf("DeletePattern p:1* removed %d (%v)", removed, err)
 		}
@@ -120,7 +124,7 @@ func TestClusterCoherence(t *testing.T) {
 
 	t.Run("tags", func(t *testing.T) {
 		for i := range 50 {
-			if err := a.Set(ctx, fmt.Sprint("t:", i), i, Default, Tags("g")); err != nil {
+			if err := a.Set(ctx, fmt.Sprint("t:", i), i, tiered.Default, tiered.Tags("g")); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -139,7 +143,7 @@ func TestClusterCoherence(t *testing.T) {
 
 	t.Run("reconnect", func(t *testing.T) {
 		busLoadInt(t, b, "r", 1)
-		before := b.InvalidationStats().Resubscribes
+		before := b.Stats().Invalidation.Resubscribes
 		err := rdb.ForEachMaster(ctx, func(ctx context.Context, node *redis.Client) error {
 			return node.ClientKillByFilter(ctx, "TYPE", "pubsub").Err()
 		})
@@ -147,17 +151,17 @@ func TestClusterCoherence(t *testing.T) {
 			t.Fatal(err)
 		}
 		busEventually(t, 5*time.Second, "b resubscribed to the cluster", func() bool {
-			s := b.InvalidationStats()
+			s := b.Stats().Invalidation
 			return s.Resubscribes > before && s.Subscribed
 		})
 		if _, ok := busL1Value(b, "r"); ok {
 			t.Fatal("L1 entry survived the resubscription")
 		}
 		busEventually(t, 5*time.Second, "a resubscribed too", func() bool {
-			return a.InvalidationStats().Subscribed
+			return a.Stats().Invalidation.Subscribed
 		})
 		busLoadInt(t, b, "r", 1)
-		if err := a.Update(ctx, "r", 2, Default); err != nil {
+		if err := a.Update(ctx, "r", 2, tiered.Default); err != nil {
 			t.Fatal(err)
 		}
 		busEventually(t, 2*time.Second, "update after the reconnect", func() bool {
@@ -167,15 +171,19 @@ func TestClusterCoherence(t *testing.T) {
 	})
 
 	t.Run("streams", func(t *testing.T) {
-		id, err := a.Publish(ctx, "s", map[string]any{"x": "1"}, 100)
+		l2, err := redistier.New(rdb, redistier.Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		latest, err := b.ReadLatest(ctx, "s", 1)
+		id, err := l2.Publish(ctx, ns+"s", map[string]any{"x": "1"}, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		latest, err := l2.ReadLatest(ctx, ns+"s", 1)
 		if err != nil || len(latest) != 1 || latest[0].ID != id {
 			t.Fatalf("ReadLatest = %+v %v", latest, err)
 		}
-		got, err := b.Read(ctx, "s", "0", 10, 0)
+		got, err := l2.Read(ctx, ns+"s", "0", 10, 0)
 		if err != nil || len(got) != 1 || got[0].Fields["x"] != "1" {
 			t.Fatalf("Read = %+v %v", got, err)
 		}

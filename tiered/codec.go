@@ -3,13 +3,18 @@ package tiered
 import (
 	"bytes"
 	"compress/gzip"
+	"encoding"
 	"encoding/json"
 	"fmt"
 	"io"
+	"reflect"
 	"sync"
 )
 
-// Codec turns values into the payload that byte tiers store, and back.
+// Codec turns values into the payload that byte tiers store, and back. A value whose type encodes
+// itself — it implements encoding.BinaryMarshaler, and its pointer encoding.BinaryUnmarshaler —
+// is stored with those methods instead, whatever the codec: so the HTTP and gRPC adapters' entries
+// live in any cache, next to values of every other type.
 type Codec interface {
 	// Name identifies the codec in logs ("json", ...).
 	Name() string
@@ -27,6 +32,42 @@ type jsonCodec struct{}
 func (jsonCodec) Name() string                       { return "json" }
 func (jsonCodec) Marshal(v any) ([]byte, error)      { return json.Marshal(v) }
 func (jsonCodec) Unmarshal(data []byte, p any) error { return json.Unmarshal(data, p) }
+
+// encode marshals v — with its own MarshalBinary when its type encodes itself, with the codec
+// otherwise — and compresses it when configured; flags carries the envelope's compressed bit.
+func (c *Cache) encode(v any) (payload []byte, flags uint8, err error) {
+	if v != nil && c.fps.info(reflect.TypeOf(v)).self {
+		if payload, err = v.(encoding.BinaryMarshaler).MarshalBinary(); err != nil {
+			return nil, 0, fmt.Errorf("tiered: %T cannot encode itself: %w", v, err)
+		}
+	} else if payload, err = c.codec.Marshal(v); err != nil {
+		return nil, 0, fmt.Errorf("tiered: %s codec cannot encode %T: %w", c.codec.Name(), v, err)
+	}
+	if p, ok := c.comp.compress(payload); ok {
+		return p, flagCompressed, nil
+	}
+	return payload, 0, nil
+}
+
+// decodeAs decodes payload into a new value of type t, as typed[t] would.
+func (c *Cache) decodeAs(t reflect.Type, payload []byte) (any, error) {
+	if c.fps.info(t).self {
+		var ptr reflect.Value
+		if t.Kind() == reflect.Pointer {
+			ptr = reflect.New(t.Elem())
+			err := ptr.Interface().(encoding.BinaryUnmarshaler).UnmarshalBinary(payload)
+			return ptr.Interface(), err
+		}
+		ptr = reflect.New(t)
+		err := ptr.Interface().(encoding.BinaryUnmarshaler).UnmarshalBinary(payload)
+		return ptr.Elem().Interface(), err
+	}
+	ptr := reflect.New(t)
+	if err := c.codec.Unmarshal(payload, ptr.Interface()); err != nil {
+		return nil, err
+	}
+	return ptr.Elem().Interface(), nil
+}
 
 // compressor gzips payloads of at least threshold bytes; the envelope's compressed flag marks them.
 type compressor struct {
@@ -62,14 +103,14 @@ const maxDecompressed = 256 << 20
 func decompress(p []byte) ([]byte, error) {
 	r, err := gzip.NewReader(bytes.NewReader(p))
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrCorruptEntry, err)
+		return nil, fmt.Errorf("%w: %v", errCorrupt, err)
 	}
 	out, err := io.ReadAll(io.LimitReader(r, maxDecompressed+1))
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrCorruptEntry, err)
+		return nil, fmt.Errorf("%w: %v", errCorrupt, err)
 	}
 	if len(out) > maxDecompressed {
-		return nil, fmt.Errorf("%w: payload inflates past %d bytes", ErrCorruptEntry, maxDecompressed)
+		return nil, fmt.Errorf("%w: payload inflates past %d bytes", errCorrupt, maxDecompressed)
 	}
 	return out, nil
 }

@@ -1,13 +1,48 @@
 // Package tiered is the core of strata: a cache made of ordered tiers — an in-process L1 that holds
-// decoded values, then shared tiers such as Redis that hold encoded entries — with stampede-protected
-// loads, exact statistics and fail-open resilience.
+// decoded values, then shared tiers such as Redis that hold encoded entries — with
+// stampede-protected loads, exact statistics and fail-open resilience. It is the one engine every
+// adapter of strata (decorate, the HTTP, Echo and gRPC middleware) goes through, so its guarantees
+// hold for all of them.
 //
 // A Cache is built with [New]. With no tiers it is a single in-process L1 backed by otter (the
 // embedded default); with tiers it reads them in order, promotes a hit found below L1 into the tiers
-// above with the entry's exact remaining TTL, and writes every tier on Set.
+// above with the entry's exact remaining lifetime, and writes every tier on Set.
 //
-// The typed entry points are the generic functions [Load] and [Get]; the methods on [Cache] offer
-// the same operations for values of dynamic type.
+// The entry points are the generic functions [Load], [Get], [LoadMany], [GetMany] and [Lookup], and
+// the write and invalidation methods of [Cache]. A [Strategy] is the whole freshness policy of an
+// entry — TTL, jitter, refresh-ahead, serve-stale-while-refresh, stale-if-error, negative caching —
+// applied by the cache for every caller.
+//
+// # Guarantees
+//
+// What holds once a call returns:
+//
+//   - Set, SetMany, Update, Invalidate, InvalidatePattern, InvalidateTags and InvalidateAll are
+//     changes of their keys: no load, refresh, stale-if-error reload, batch load, negative entry
+//     or promotion that started before (or during) the change stores anything afterwards, in any
+//     tier of this cache. A source call that an invalidation overtakes serves its callers and
+//     writes nothing. With a bus, the same holds for changes made on other instances from the
+//     moment their message arrives.
+//   - With a bus, every other instance drops (or, for Update, replaces) its in-process copy; the
+//     staleness bound while the bus is down is documented on [BusOptions].
+//   - A reader of another Go type than the writer's gets a miss (ErrTypeMismatch from Get),
+//     counted in Stats.TypeMismatches — never a zero-valued hit — and never deletes or overwrites
+//     the other type's shared entry. Entries carry a fingerprint of their type's exported shape
+//     and of the codec, so a struct that changed between versions of a service counts as another
+//     type. To keep both versions warm during a rolling deploy, give the new shape its own keys:
+//     a versioned Options.Namespace ("app:v2:") or decorate wrapper Name ("users.byID.v2").
+//   - However many goroutines miss one key at once, the tiers are walked once and the loader is
+//     called once; each waiter follows its own context, and the load survives the first caller's
+//     cancellation. A panic or runtime.Goexit in a loader reaches every waiter as an error and
+//     never wedges the key.
+//   - Reads walk the tiers on the caller's goroutine: a read that a tier answers starts no
+//     goroutine, whatever its context. Only a load (and the write after it) is detached, on a
+//     goroutine that Close waits for.
+//   - A corrupt or foreign entry in a byte tier, or one written in an older format, is a miss: it
+//     is deleted and counted (Stats.Corrupt), never a panic or an error for the caller.
+//   - A failing byte tier is skipped under its Timeout and circuit breaker, and the caller gets its
+//     value (or a clear error with Options.FailClosed). A breaker acts only on results of calls
+//     admitted in its current state.
 //
 // # Sharing
 //
@@ -15,12 +50,31 @@
 // must treat them as read-only. Store values (structs, strings, numbers), or pointers you never
 // mutate after storing.
 //
-// # Consistency
+// # Coherence across instances
 //
-// Each process coalesces concurrent misses for one key into a single tier walk and a single load.
-// Other processes share the remote tiers but each holds its own L1; without an invalidation bus an
-// L1 entry can therefore be stale for at most its TTL after another process changed the value.
-// With Options.Bus the processes tell each other about every Invalidate, Update, InvalidatePattern,
-// InvalidateTags and InvalidateAll over Redis Pub/Sub; [BusOptions] documents the bound that then
-// applies.
+// Each process holds its own L1; without an invalidation bus an L1 entry can therefore be stale for
+// at most its lifetime after another process changed the value. With Options.Bus (Redis Pub/Sub:
+// redistier.NewBus; NATS) the processes tell each other about every change.
+//
+// # For users of the Rust crate multi_tier_cache
+//
+// strata answers the crate's CacheManager. Its operations map to these:
+//
+//	multi_tier_cache                        strata
+//	get_or_compute_typed(key, strategy, f)  tiered.Load[T](ctx, c, key, strategy, f)
+//	get(key)                                tiered.Get[T](ctx, c, key)
+//	set_with_strategy(key, v, strategy)     c.Set(ctx, key, v, strategy)
+//	update_cache(key, v, strategy)          c.Update(ctx, key, v, strategy)
+//	set_with_broadcast(key, v, strategy)    c.Update(ctx, key, v, strategy): every tier here, the value to every instance
+//	invalidate(key)                         c.Invalidate(ctx, keys...)
+//	invalidate_pattern(pattern)             c.InvalidatePattern(ctx, pattern)
+//	publish_to_stream(stream, fields)       redistier.Backend.Publish(ctx, stream, fields, maxLen)
+//	read_stream_latest(stream, n)           redistier.Backend.ReadLatest(ctx, stream, n)
+//	read_stream(stream, last_id, n, block)  redistier.Backend.Read(ctx, stream, lastID, n, block)
+//	CacheStrategy::RealTime … LongTerm      tiered.RealTime, ShortTerm, MediumTerm, LongTerm, Default, Custom(d)
+//	get_stats()                             c.Stats()
+//
+// Tags (tiered.Tags, c.InvalidateTags), c.InvalidateAll, batches (tiered.GetMany, tiered.LoadMany,
+// c.SetMany), refresh-ahead, stale-if-error and negative caching in the Strategy, and the type
+// fingerprint have no counterpart there.
 package tiered

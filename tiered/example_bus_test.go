@@ -58,7 +58,7 @@ func ExampleCache_InvalidatePattern() {
 }
 
 // Two instances of a service share Redis; the bus keeps their in-process L1s coherent.
-func ExampleBusOptions() {
+func ExampleBus() {
 	ctx := context.Background()
 	// A throwaway redis-server for the example; a service passes its own client.
 	srv, err := redistest.New(redistest.Options{})
@@ -85,10 +85,14 @@ func ExampleBusOptions() {
 		if err != nil {
 			panic(err)
 		}
+		bus, err := redistier.NewBus(rdb, redistier.BusOptions{Channel: "shop:" + redistier.DefaultBusChannel})
+		if err != nil {
+			panic(err)
+		}
 		c, err := tiered.New(tiered.Options{
 			Tiers:     []tiered.Tier{{Backend: l1}, {Backend: l2}},
 			Namespace: "shop:",
-			Bus:       &tiered.BusOptions{}, // the client of the redis tier, channel "shop:strata:invalidate"
+			Bus:       bus, // Redis Pub/Sub on the channel "shop:strata:invalidate"
 		})
 		if err != nil {
 			panic(err)
@@ -113,35 +117,4 @@ func ExampleBusOptions() {
 	// Output:
 	// b caches 100
 	// b now serves 120 from L1: true
-}
-
-// Streams are an append-only log in Redis, next to the cache's entries.
-func ExampleCache_Publish() {
-	ctx := context.Background()
-	srv, err := redistest.New(redistest.Options{})
-	if err != nil {
-		panic(err)
-	}
-	defer srv.Close()
-	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr(), ContextTimeoutEnabled: true})
-	defer rdb.Close()
-	l1, _ := ottertier.New(ottertier.Options{})
-	defer l1.Close()
-	l2, _ := redistier.New(rdb, redistier.Options{})
-	cache, err := tiered.New(tiered.Options{Tiers: []tiered.Tier{{Backend: l1}, {Backend: l2}}, Namespace: "shop:"})
-	if err != nil {
-		panic(err)
-	}
-	defer cache.Close()
-
-	first, _ := cache.Publish(ctx, "orders", map[string]any{"id": 1}, 10_000)
-	_, _ = cache.Publish(ctx, "orders", map[string]any{"id": 2}, 10_000)
-
-	latest, _ := cache.ReadLatest(ctx, "orders", 1)
-	fmt.Println("latest order", latest[0].Fields["id"])
-	after, _ := cache.Read(ctx, "orders", first, 10, 0)
-	fmt.Println("orders after the first:", len(after))
-	// Output:
-	// latest order 2
-	// orders after the first: 1
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/stratacache/strata/internal/busframe"
 	"github.com/stratacache/strata/internal/glob"
 )
 
@@ -15,108 +16,106 @@ import (
 // in-process tiers.
 const maxBroadcastKeys = 10_000
 
-// ErrEmptyPattern is returned by InvalidatePattern for an empty pattern.
-var ErrEmptyPattern = errors.New("tiered: empty pattern")
-
 // ErrUnsupported wraps an operation that a tier's backend cannot perform (a byte tier without
 // pattern delete, say).
 var ErrUnsupported = errors.New("tiered: operation not supported by the tier")
 
-// ErrNoNamespace is returned by InvalidateAll on a cache with byte tiers and no Namespace: it
-// would otherwise remove every key of the shared store.
-var ErrNoNamespace = errors.New("tiered: InvalidateAll needs a Namespace")
+// errNoNamespace refuses InvalidateAll on a cache with byte tiers and no Namespace: it would
+// otherwise remove every key of the shared store.
+var errNoNamespace = fmt.Errorf("%w: InvalidateAll needs a Namespace (it never empties a shared store)", ErrInvalidOptions)
 
 // Invalidate removes the keys from every tier of this cache and, with a bus (Options.Bus), from
-// the in-process tiers of every other instance. A failed delete or broadcast is returned (joined),
-// since it may leave an old value behind.
+// the in-process tiers of every other instance. It is a change of the keys: a load of one of them
+// that started before it stores nothing. A failed delete or broadcast is returned (joined), since
+// it may leave an old value behind.
 func (c *Cache) Invalidate(ctx context.Context, keys ...string) error {
 	if err := c.checkKeys(keys); err != nil || len(keys) == 0 {
 		return err
 	}
 	return c.observeWrite(ctx, OpInvalidate, oneKey(keys), func(ctx context.Context) error {
-		c.inv.local.Add(1)
-		err := c.deleteLocal(ctx, keys, true)
-		return errors.Join(err, c.broadcast(ctx, &busMessage{kind: kindKeys, keys: keys}))
+		c.ctr.invalidations.inc()
+		return c.removeKeys(ctx, keys, true)
 	})
 }
 
 // Update writes value to every tier, like Set, and sends it to the other instances (with a bus),
 // which replace their in-process copy so that their next read neither misses nor serves the old
-// value. The seed's update_cache.
+// value.
 //
-// A receiver that holds the key in an in-process tier decodes the new value into the Go type of
-// the value it holds; one that does not hold it (or cannot decode it) simply drops the key, and
-// its next read finds the new value in the shared tiers. A value that cannot be encoded, or whose
-// encoding is larger than BusOptions.MaxUpdateSize, is sent as an invalidation instead. Tags given
-// in opts travel with the value.
+// A receiver that holds the key in an in-process tier, with a value of the same Go type, decodes
+// the new value into it; one that does not hold it (or holds another type, or cannot decode it)
+// simply drops the key, and its next read finds the new value in the shared tiers. A value that
+// cannot be encoded, or whose encoding is larger than BusOptions.MaxUpdateSize, is sent as an
+// invalidation instead. Tags given in opts travel with the value.
 func (c *Cache) Update(ctx context.Context, key string, value any, s Strategy, opts ...WriteOption) error {
 	if err := c.check(key); err != nil {
 		return err
 	}
-	c.gens.bump(key)
 	s, err := c.strategy(s)
 	if err != nil {
 		return err
 	}
-	return c.observeWrite(ctx, OpUpdate, key, func(ctx context.Context) error {
-		c.inv.local.Add(1)
-		c.ctr.sets.Add(1)
-		w := writeOptions(opts)
-		lt := s.lifetime(false)
-		now := time.Now().UnixNano()
-		payload, flags, encoded, err := c.storeLifetime(ctx, key, value, lt, false, w)
-		if c.bus != nil {
-			var m *busMessage
-			if !encoded && err == nil && lt.fresh > 0 {
-				// No byte tier encoded it. A value the codec cannot encode is still fine in L1 (as
-				// with Set); the others then get an invalidation.
-				var encErr error
-				payload, flags, encErr = c.encode(value)
-				encoded = encErr == nil
-			}
-			if encoded && lt.fresh > 0 && len(payload) <= c.bus.maxUpdate {
-				m = &busMessage{kind: kindUpdate, key: key, tags: w.tags, entry: envelope{
-					flags: flags, created: now, staleAt: now + lt.fresh, expiresAt: now + lt.fresh + lt.stale, payload: payload,
-				}}
-			} else {
-				m = &busMessage{kind: kindKeys, keys: []string{key}}
-			}
-			err = errors.Join(err, c.bus.publish(ctx, m))
-		}
+	w, err := writeOptions(opts)
+	if err != nil {
 		return err
+	}
+	return c.observeWrite(ctx, OpUpdate, key, func(ctx context.Context) error {
+		c.ctr.sets.inc()
+		t := s.times(time.Now().UnixNano(), false)
+		e, encErr := c.prepare(key, value, t, false, w.tags)
+		var err error
+		c.gens.change([]string{key}, func() {
+			_, err = c.put(ctx, e)
+			if encErr != nil {
+				err = errors.Join(err, c.deleteBytes(ctx, []string{key}))
+			}
+		})
+		err = errors.Join(encErr, err)
+		if c.bus == nil {
+			return err
+		}
+		m := &busframe.Message{Kind: busframe.Keys, Keys: []string{key}}
+		if encErr == nil && !c.hasBytes {
+			// No byte tier encoded it: encode it for the others.
+			e.payload, e.flags, encErr = c.encode(value)
+		}
+		if encErr == nil && len(e.payload) <= c.bus.maxUpdate {
+			entry := encodeEnvelope(&envelope{flags: e.flags, fp: e.fp, t: t, payload: e.payload})
+			m = &busframe.Message{Kind: busframe.Update, Key: key, Tags: w.tags, Entry: entry}
+		}
+		return errors.Join(err, c.bus.publish(ctx, m))
 	})
-}
-
-// SetWithBroadcast is Update under the seed's other name: write every tier and send the value to
-// the other instances.
-func (c *Cache) SetWithBroadcast(ctx context.Context, key string, value any, s Strategy, opts ...WriteOption) error {
-	return c.Update(ctx, key, value, s, opts...)
 }
 
 // InvalidatePattern removes every key matching the Redis glob pattern from every tier, and with a
 // bus from the in-process tiers of every other instance.
 //
 // The syntax is Redis's, on every tier: "*" any sequence, "?" one byte, "[abc]", "[^abc]",
-// "[a-z]" one byte of (or not of) a set, "\" escapes the next byte. The pattern applies to keys as
+// "[a-z]" one byte of (or not of) a set, "\" escapes the next byte. A pattern whose "[" no "]"
+// closes is refused with an error wrapping [ErrInvalidOptions]. The pattern applies to keys as
 // the caller names them: byte tiers prefix it with the (escaped) Namespace, so it never reaches
-// keys of another namespace. Redis tiers walk the keyspace with SCAN on every master and delete
-// with UNLINK in batches; in-process tiers walk their keys. Both cost time proportional to the
-// number of keys, so prefer Invalidate or InvalidateTags for hot paths. Byte-tier work runs under
-// Options.LoadTimeout (or the tier's Timeout, if longer) rather than the tier's Timeout.
+// keys of another namespace. Redis tiers walk the keyspace with SCAN on every master and delete with UNLINK in batches; in-process
+// tiers walk their keys. Both cost time proportional to the number of keys, so prefer Invalidate
+// or InvalidateTags for hot paths. Byte-tier work runs under Options.LoadTimeout (or the tier's
+// Timeout, if longer) rather than the tier's Timeout.
 func (c *Cache) InvalidatePattern(ctx context.Context, pattern string) error {
-	if c.closed.Load() {
-		return ErrClosed
+	if err := c.usable(); err != nil {
+		return err
 	}
 	if pattern == "" {
-		return ErrEmptyPattern
+		return fmt.Errorf("%w: empty pattern", ErrInvalidOptions)
+	}
+	if err := glob.Validate(pattern); err != nil {
+		return fmt.Errorf("%w: pattern %q: %w", ErrInvalidOptions, pattern, err)
 	}
 	return c.observeWrite(ctx, OpInvalidate, "", func(ctx context.Context) error {
-		c.inv.local.Add(1)
+		c.ctr.invalidations.inc()
 		var errs []error
-		full := glob.Escape(c.namespace) + pattern
-		errs = append(errs, c.deleteRemotePattern(ctx, full)...)
-		c.deleteValuePattern(pattern)
-		errs = append(errs, c.broadcast(ctx, &busMessage{kind: kindPattern, pattern: pattern}))
+		c.gens.changeAll(func() {
+			errs = append(errs, c.deleteRemotePattern(ctx, glob.Escape(c.namespace)+pattern)...)
+			c.deleteValuePattern(pattern)
+		})
+		errs = append(errs, c.broadcast(ctx, &busframe.Message{Kind: busframe.Pattern, Pattern: pattern}))
 		return errors.Join(errs...)
 	})
 }
@@ -125,15 +124,21 @@ func (c *Cache) InvalidatePattern(ctx context.Context, pattern string) error {
 // and with a bus from the in-process tiers of every other instance. See [Options.MaxTagEntries]
 // for how the tag indexes are kept bounded. The other instances receive the tags and the keys
 // found under them; beyond 10,000 keys they are told to clear their in-process tiers instead.
+// An empty tag is refused with an error wrapping [ErrInvalidOptions].
 func (c *Cache) InvalidateTags(ctx context.Context, tags ...string) error {
-	if c.closed.Load() {
-		return ErrClosed
+	if err := c.usable(); err != nil {
+		return err
 	}
 	if len(tags) == 0 {
 		return nil
 	}
+	for _, t := range tags {
+		if t == "" {
+			return fmt.Errorf("%w: empty tag", ErrInvalidOptions)
+		}
+	}
 	return c.observeWrite(ctx, OpInvalidate, "", func(ctx context.Context) error {
-		c.inv.local.Add(1)
+		c.ctr.invalidations.inc()
 		keys := c.tags.take(tags)
 		var errs []error
 		for _, t := range c.tiers {
@@ -159,12 +164,12 @@ func (c *Cache) InvalidateTags(ctx context.Context, tags ...string) error {
 		}
 		keys = dedupe(keys)
 		if len(keys) > 0 {
-			errs = append(errs, c.deleteLocal(ctx, keys, true))
+			c.gens.change(keys, func() { errs = append(errs, c.deleteTiers(ctx, keys, true)) })
 		}
-		m := &busMessage{kind: kindTags, tags: tags, keys: keys}
+		m := &busframe.Message{Kind: busframe.Tags, Tags: tags, Keys: keys}
 		if len(keys) > maxBroadcastKeys {
 			// Cheaper for everyone than a huge message: the others empty their in-process tiers.
-			m = &busMessage{kind: kindClear}
+			m = &busframe.Message{Kind: busframe.Clear}
 		}
 		errs = append(errs, c.broadcast(ctx, m))
 		return errors.Join(errs...)
@@ -173,22 +178,24 @@ func (c *Cache) InvalidateTags(ctx context.Context, tags ...string) error {
 
 // InvalidateAll removes every entry of the cache's namespace from every tier (byte tiers by
 // pattern, as InvalidatePattern(ctx, "*")) and with a bus clears the in-process tiers of every
-// other instance. With byte tiers it requires a Namespace and otherwise returns [ErrNoNamespace]
-// without touching anything: it never empties a shared Redis (and never uses FLUSHDB).
+// other instance. With byte tiers it requires a Namespace and otherwise returns an error wrapping
+// [ErrInvalidOptions] without touching anything: it never empties a shared Redis (and never uses
+// FLUSHDB).
 func (c *Cache) InvalidateAll(ctx context.Context) error {
-	if c.closed.Load() {
-		return ErrClosed
+	if err := c.usable(); err != nil {
+		return err
 	}
 	if c.hasBytes && c.namespace == "" {
-		return ErrNoNamespace
+		return errNoNamespace
 	}
 	return c.observeWrite(ctx, OpInvalidate, "", func(ctx context.Context) error {
-		c.inv.local.Add(1)
+		c.ctr.invalidations.inc()
 		var errs []error
-		full := glob.Escape(c.namespace) + "*"
-		errs = append(errs, c.deleteRemotePattern(ctx, full)...)
-		c.clearValueTiers(ctx)
-		errs = append(errs, c.broadcast(ctx, &busMessage{kind: kindClear}))
+		c.gens.changeAll(func() {
+			errs = append(errs, c.deleteRemotePattern(ctx, glob.Escape(c.namespace)+"*")...)
+			c.clearValues()
+		})
+		errs = append(errs, c.broadcast(ctx, &busframe.Message{Kind: busframe.Clear}))
 		return errors.Join(errs...)
 	})
 }
@@ -218,7 +225,7 @@ func (c *Cache) deleteRemotePattern(ctx context.Context, full string) []error {
 }
 
 // broadcast publishes m when the cache has a bus.
-func (c *Cache) broadcast(ctx context.Context, m *busMessage) error {
+func (c *Cache) broadcast(ctx context.Context, m *busframe.Message) error {
 	if c.bus == nil {
 		return nil
 	}
@@ -228,32 +235,68 @@ func (c *Cache) broadcast(ctx context.Context, m *busMessage) error {
 // bulkTimeout is the budget of a byte-tier call that walks many keys.
 func (c *Cache) bulkTimeout(t *tier) time.Duration { return max(t.timeout, c.loadTimeout) }
 
-// apply carries out another instance's message on the in-process tiers. It returns the second
-// pass to run RecheckAfter later (see BusOptions.RecheckAfter).
-func (c *Cache) apply(ctx context.Context, m *busMessage) (rc recheck, err error) {
-	switch m.kind {
-	case kindKeys:
-		rc.keys = m.keys
-		err = c.deleteLocal(ctx, m.keys, false)
-	case kindUpdate:
-		err = c.applyUpdate(m)
-		rc.key = m.key
+// receive handles one message from the bus, on the bus goroutine.
+func (c *Cache) receive(frame []byte) {
+	h := c.bus
+	c.inv.received.inc()
+	m, err := busframe.Decode(frame)
+	if err != nil {
+		c.inv.malformed.inc()
+		c.log.Debug("strata: ignoring malformed bus message", "error", err)
+		return
+	}
+	if m.Sender == h.id {
+		c.inv.echoes.inc()
+		// The sender's own reads can race with its change too: give them the second pass.
+		switch m.Kind {
+		case busframe.Keys, busframe.Tags:
+			h.schedule(recheck{keys: m.Keys})
+		case busframe.Pattern:
+			h.schedule(recheck{pattern: m.Pattern})
+		}
+		return
+	}
+	rc, err := c.apply(m)
+	if err != nil {
+		c.inv.failed.inc()
+		c.log.Warn("strata: bus message not applied", "kind", m.Kind.String(), "error", err)
+	} else {
+		c.inv.applied.inc()
+	}
+	h.schedule(rc)
+}
+
+// apply carries out another instance's message on the in-process tiers, as a change of its keys.
+// It returns the second pass to run RecheckAfter later (see BusOptions.RecheckAfter).
+func (c *Cache) apply(m *busframe.Message) (rc recheck, err error) {
+	switch m.Kind {
+	case busframe.Keys:
+		rc.keys = m.Keys
+		c.gens.change(m.Keys, func() { c.deleteValues(m.Keys...) })
+	case busframe.Update:
+		c.gens.change([]string{m.Key}, func() { err = c.applyUpdate(m) })
+		rc.key = m.Key
 		rc.items = make([]any, len(c.tiers))
 		for i, t := range c.tiers {
 			if t.vb != nil {
-				rc.items[i], _ = t.vb.Get(m.key)
+				rc.items[i], _ = t.vb.Get(m.Key)
 			}
 		}
-	case kindPattern:
-		rc.pattern = m.pattern
-		c.deleteValuePattern(m.pattern)
-	case kindTags:
-		rc.keys = append(c.tags.take(m.tags), m.keys...)
-		if len(rc.keys) > 0 {
-			err = c.deleteLocal(ctx, rc.keys, false)
+	case busframe.Pattern:
+		if verr := glob.Validate(m.Pattern); verr != nil {
+			// Not a pattern this build understands: remove more rather than less.
+			c.gens.changeAll(c.clearValues)
+			return rc, fmt.Errorf("pattern %q: %w", m.Pattern, verr)
 		}
-	case kindClear:
-		c.clearValueTiers(ctx)
+		rc.pattern = m.Pattern
+		c.gens.changeAll(func() { c.deleteValuePattern(m.Pattern) })
+	case busframe.Tags:
+		rc.keys = append(c.tags.take(m.Tags), m.Keys...)
+		if len(rc.keys) > 0 {
+			c.gens.change(rc.keys, func() { c.deleteValues(rc.keys...) })
+		}
+	case busframe.Clear:
+		c.gens.changeAll(c.clearValues)
 	}
 	return rc, err
 }
@@ -275,6 +318,7 @@ func (rc *recheck) empty() bool { return rc.keys == nil && rc.pattern == "" && r
 
 // run performs the second pass.
 func (rc *recheck) run(c *Cache) {
+	h := c.bus
 	if len(rc.keys) > 0 {
 		c.deleteValues(rc.keys...)
 	}
@@ -282,10 +326,10 @@ func (rc *recheck) run(c *Cache) {
 		c.deleteValuePattern(rc.pattern)
 	}
 	if rc.key != "" {
-		if latest := c.bus.updates[rc.key]; latest != rc.seq {
+		if latest := h.updates[rc.key]; latest != rc.seq {
 			return // a later update of the key stored a newer entry and has its own pass
 		}
-		delete(c.bus.updates, rc.key)
+		delete(h.updates, rc.key)
 		for i, t := range c.tiers {
 			if t.vb == nil {
 				continue
@@ -297,75 +341,113 @@ func (rc *recheck) run(c *Cache) {
 	}
 }
 
+// schedule queues a second pass RecheckAfter from now. Only the bus goroutine calls it.
+func (h *coherence) schedule(rc recheck) {
+	if h.recheckAfter <= 0 || rc.empty() {
+		return
+	}
+	rc.at = time.Now().Add(h.recheckAfter)
+	if rc.key != "" {
+		if h.updates == nil {
+			h.updates = make(map[string]uint64)
+		}
+		h.seq++
+		rc.seq = h.seq
+		h.updates[rc.key] = rc.seq
+	}
+	h.pending = append(h.pending, rc)
+}
+
+// runDue performs the second passes whose time has come and returns how long until the next one
+// (0 when none is pending).
+func (h *coherence) runDue() time.Duration {
+	now := time.Now()
+	n := 0
+	for n < len(h.pending) && !h.pending[n].at.After(now) {
+		h.pending[n].run(h.c)
+		h.passes.Add(1)
+		h.pending[n] = recheck{}
+		n++
+	}
+	if n > 0 {
+		h.pending = h.pending[n:]
+		if len(h.pending) == 0 {
+			h.pending = nil // let the backing array go
+		}
+	}
+	if len(h.pending) == 0 {
+		return 0
+	}
+	return max(h.pending[0].at.Sub(now), time.Millisecond)
+}
+
 // applyUpdate replaces the in-process copy of an updated key. The new value is decoded into the
-// Go type of the value it replaces (a receiver cannot know the sender's type otherwise); a key not
-// held, held as "not found", or whose new value does not decode into that type is dropped.
-func (c *Cache) applyUpdate(m *busMessage) error {
-	c.gens.bump(m.key)
-	env := &m.entry
+// Go type of the value it replaces, when the update's type fingerprint is that type's; a key not
+// held, held as "not found", held with another type, or whose new value does not decode, is
+// dropped.
+func (c *Cache) applyUpdate(m *busframe.Message) error {
+	env, err := decodeEnvelope(m.Entry)
+	if err == nil && env.negative() {
+		err = fmt.Errorf("%w: update with a negative entry", errCorrupt)
+	}
+	if err != nil {
+		c.deleteValues(m.Key)
+		return fmt.Errorf("update of a key: %w", err)
+	}
 	payload := env.payload
 	if env.flags&flagCompressed != 0 {
-		var err error
 		if payload, err = decompress(payload); err != nil {
-			c.deleteValues(m.key)
+			c.deleteValues(m.Key)
 			return fmt.Errorf("update of a key: %w", err)
 		}
 	}
+	// The sender's times are on its clock: keep the lengths of the windows, on ours.
 	now := time.Now().UnixNano()
-	fresh, stale := env.staleAt-env.created, env.expiresAt-env.staleAt
+	t := env.t
+	d := now - t.created
+	t = times{created: now, refreshAt: t.refreshAt + d, staleAt: t.staleAt + d, swrEnd: t.swrEnd + d, expiresAt: t.expiresAt + d}
 	var (
 		decoded  any
 		fromType reflect.Type
 		maxExp   int64
 	)
-	for _, t := range c.tiers {
-		if t.vb == nil {
+	for _, tr := range c.tiers {
+		if tr.vb == nil {
 			continue
 		}
-		raw, ok := t.vb.Get(m.key)
+		raw, ok := tr.vb.Get(m.Key)
 		old, isItem := raw.(*item)
-		if !ok || !isItem || old.negative || old.value == nil {
-			t.vb.Delete(m.key)
+		if !ok || !isItem || old.negative || old.value == nil || old.fp != env.fp {
+			tr.vb.Delete(m.Key)
 			continue
 		}
 		typ := reflect.TypeOf(old.value)
 		if typ != fromType {
-			v, err := dynamic{typ: typ}.decode(c.codec, payload)
+			v, err := c.decodeAs(typ, payload)
 			if err != nil {
-				t.vb.Delete(m.key)
+				tr.vb.Delete(m.Key)
 				c.log.Debug("strata: updated value does not decode into the cached type; dropped", "type", typ.String(), "error", err)
 				continue
 			}
 			decoded, fromType = v, typ
 		}
-		staleAt := now + scaled(fresh, t.scale)
-		expiresAt := staleAt + scaled(stale, t.scale)
-		t.vb.Set(m.key, &item{value: decoded, staleAt: staleAt, expiresAt: expiresAt, size: len(payload)}, time.Duration(expiresAt-now))
-		maxExp = max(maxExp, expiresAt)
+		tt := t.rescale(now, 1, tr.scale)
+		tr.vb.Set(m.Key, newItem(decoded, tt, len(payload), env.fp, false), time.Duration(c.valueTTL(tt.expiresAt-now)))
+		maxExp = max(maxExp, tt.expiresAt)
 	}
-	if len(m.tags) > 0 && maxExp > 0 {
-		if !c.tags.add(m.key, m.tags, maxExp) {
-			c.inv.tagOverflow.Add(1)
-			c.deleteValues(m.key)
+	if len(m.Tags) > 0 && maxExp > 0 {
+		if !c.tags.add(m.Key, m.Tags, maxExp) {
+			c.inv.tagOverflow.inc()
+			c.deleteValues(m.Key)
 		}
 	}
 	return nil
 }
 
-// deleteValues removes keys from the in-process tiers.
-func (c *Cache) deleteValues(keys ...string) {
-	for _, t := range c.tiers {
-		if t.vb != nil {
-			t.vb.Delete(keys...)
-		}
-	}
-}
-
 // deleteValuePattern removes the keys matching pattern from the in-process tiers. A value tier
 // that cannot delete by pattern is cleared instead, which removes more than asked but never
-// leaves a matching key behind.
+// leaves a matching key behind. It runs within a change of every key.
 func (c *Cache) deleteValuePattern(pattern string) {
-	c.gens.bumpAll()
 	for _, t := range c.tiers {
 		if t.vb == nil {
 			continue
@@ -381,16 +463,19 @@ func (c *Cache) deleteValuePattern(pattern string) {
 	}
 }
 
-// clearValueTiers empties the in-process tiers (those that implement Clearer) and counts it.
-func (c *Cache) clearValueTiers(ctx context.Context) {
-	c.gens.bumpAll()
+// clearValueTiers empties the in-process tiers as a change of every key.
+func (c *Cache) clearValueTiers() { c.gens.changeAll(c.clearValues) }
+
+// clearValues empties the in-process tiers (those that implement Clearer) and counts it. It runs
+// within a change of every key.
+func (c *Cache) clearValues() {
 	cleared := false
 	for _, t := range c.tiers {
 		if t.vb == nil {
 			continue
 		}
 		if cl, ok := t.vb.(Clearer); ok {
-			_ = cl.Clear(ctx)
+			_ = cl.Clear(context.Background())
 			cleared = true
 		} else {
 			c.log.Warn("strata: in-process tier cannot be cleared", "tier", t.name)
@@ -398,7 +483,7 @@ func (c *Cache) clearValueTiers(ctx context.Context) {
 	}
 	c.tags.reset()
 	if cleared {
-		c.inv.clears.Add(1)
+		c.inv.clears.inc()
 	}
 }
 

@@ -1,4 +1,4 @@
-package tiered
+package tiered_test
 
 import (
 	"context"
@@ -10,9 +10,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"github.com/stratacache/strata/internal/redistest"
+	"github.com/stratacache/strata/tiered"
 )
-
-func withoutBus(o *Options) { o.Bus = nil }
 
 // TestInvalidatePatternWithoutBus: local tiers by the glob matcher, Redis by SCAN + UNLINK,
 // confined to the namespace even when the namespace holds glob characters.
@@ -24,16 +23,16 @@ func TestInvalidatePatternWithoutBus(t *testing.T) {
 	c := newBusCache(t, rdb, ns, withoutBus)
 	other := newBusCache(t, rdb, busNamespace(t), withoutBus)
 	for i := range 1500 { // more than one SCAN batch
-		if err := c.Set(ctx, fmt.Sprint("user:", i), i, Default); err != nil {
+		if err := c.Set(ctx, fmt.Sprint("user:", i), i, tiered.Default); err != nil {
 			t.Fatal(err)
 		}
 	}
 	for _, k := range []string{"user:x", "group:1", "user*"} {
-		if err := c.Set(ctx, k, 0, Default); err != nil {
+		if err := c.Set(ctx, k, 0, tiered.Default); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := other.Set(ctx, "user:1", 1, Default); err != nil {
+	if err := other.Set(ctx, "user:1", 1, tiered.Default); err != nil {
 		t.Fatal(err)
 	}
 	// A key outside the namespace that the unescaped namespace pattern would match.
@@ -44,7 +43,7 @@ func TestInvalidatePatternWithoutBus(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range 1500 {
-		if _, ok := c.l1.Get(fmt.Sprint("user:", i)); ok {
+		if _, ok := tiered.L1Value(c, fmt.Sprint("user:", i)); ok {
 			t.Fatalf("user:%d still in L1", i)
 		}
 	}
@@ -62,24 +61,24 @@ func TestInvalidatePatternWithoutBus(t *testing.T) {
 			t.Fatalf("%q was removed", k)
 		}
 	}
-	if v, ok, _ := Get[int](ctx, other, "user:1"); !ok || v != 1 {
+	if v, ok, _ := tiered.Get[int](ctx, other, "user:1"); !ok || v != 1 {
 		t.Fatal("another namespace lost its key")
 	}
-	if err := c.InvalidatePattern(ctx, ""); !errors.Is(err, ErrEmptyPattern) {
+	if err := c.InvalidatePattern(ctx, ""); !errors.Is(err, tiered.ErrInvalidOptions) {
 		t.Fatalf("empty pattern: %v", err)
 	}
 	if err := c.InvalidateAll(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if _, ok, _ := Get[int](ctx, c, "group:1"); ok {
+	if _, ok, _ := tiered.Get[int](ctx, c, "group:1"); ok {
 		t.Fatal("InvalidateAll left a key")
 	}
-	if v, ok, _ := Get[int](ctx, other, "user:1"); !ok || v != 1 {
+	if v, ok, _ := tiered.Get[int](ctx, other, "user:1"); !ok || v != 1 {
 		t.Fatal("InvalidateAll reached another namespace")
 	}
 	// Without a namespace InvalidateAll refuses to touch a shared Redis.
 	bare := newBusCache(t, rdb, "", withoutBus)
-	if err := bare.InvalidateAll(ctx); !errors.Is(err, ErrNoNamespace) {
+	if err := bare.InvalidateAll(ctx); !errors.Is(err, tiered.ErrInvalidOptions) {
 		t.Fatalf("InvalidateAll without namespace: %v", err)
 	}
 }
@@ -96,17 +95,17 @@ func busScanAll(ctx context.Context, rdb *redis.Client, pattern string) ([]strin
 // TestInvalidateL1Only: the whole family works on the embedded L1 with no Redis at all.
 func TestInvalidateL1Only(t *testing.T) {
 	ctx := context.Background()
-	c, err := New(Options{})
+	c, err := tiered.New(tiered.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
 	for _, k := range []string{"a:1", "a:2", "b:1", "t:1", "t:2"} {
-		var opts []WriteOption
+		var opts []tiered.WriteOption
 		if k[0] == 't' {
-			opts = append(opts, Tags("tt"))
+			opts = append(opts, tiered.Tags("tt"))
 		}
-		if err := c.Set(ctx, k, 1, Default, opts...); err != nil {
+		if err := c.Set(ctx, k, 1, tiered.Default, opts...); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -120,27 +119,24 @@ func TestInvalidateL1Only(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, k := range []string{"a:1", "a:2", "b:1", "t:1", "t:2"} {
-		if _, ok := c.l1.Get(k); ok {
+		if _, ok := tiered.L1Value(c, k); ok {
 			t.Fatalf("%s survived", k)
 		}
 	}
-	if err := c.Update(ctx, "u", 5, Default); err != nil {
+	if err := c.Update(ctx, "u", 5, tiered.Default); err != nil {
 		t.Fatal(err)
 	}
-	if v, ok, _ := Get[int](ctx, c, "u"); !ok || v != 5 {
+	if v, ok, _ := tiered.Get[int](ctx, c, "u"); !ok || v != 5 {
 		t.Fatal("Update without bus did not write")
 	}
 	if err := c.InvalidateAll(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := c.l1.Get("u"); ok {
+	if _, ok := tiered.L1Value(c, "u"); ok {
 		t.Fatal("InvalidateAll left u")
 	}
-	if s := c.InvalidationStats(); s.Local != 5 || s.Sent != 0 || s.Subscribed {
-		t.Fatalf("stats %+v", s)
-	}
-	if _, err := c.Publish(ctx, "s", map[string]any{"a": 1}, 0); !errors.Is(err, ErrNoStreamBackend) {
-		t.Fatalf("Publish without a stream backend: %v", err)
+	if st := c.Stats(); st.Invalidations != 4 || st.Invalidation.Sent != 0 || st.Invalidation.Subscribed {
+		t.Fatalf("stats %+v", st)
 	}
 }
 
@@ -152,17 +148,17 @@ func TestUpdateTypeMismatch(t *testing.T) {
 	ns := busNamespace(t)
 	a := newBusCache(t, srv.Client(t), ns)
 	b := newBusCache(t, srv.Client(t), ns)
-	if _, err := Load(ctx, b, "k", Default, func(context.Context) (int, error) { return 1, nil }); err != nil {
+	if _, err := tiered.Load(ctx, b, "k", tiered.Default, func(context.Context) (int, error) { return 1, nil }); err != nil {
 		t.Fatal(err)
 	}
-	if err := a.Update(ctx, "k", "not a number", Default); err != nil {
+	if err := a.Update(ctx, "k", "not a number", tiered.Default); err != nil {
 		t.Fatal(err)
 	}
 	busEventually(t, time.Second, "k dropped from b", func() bool {
-		_, ok := b.l1.Get("k")
+		_, ok := tiered.L1Value(b, "k")
 		return !ok
 	})
-	if s, ok, err := Get[string](ctx, b, "k"); err != nil || !ok || s != "not a number" {
+	if s, ok, err := tiered.Get[string](ctx, b, "k"); err != nil || !ok || s != "not a number" {
 		t.Fatalf("Get = %q %v %v", s, ok, err)
 	}
 }
@@ -175,11 +171,11 @@ func TestUpdateUnencodable(t *testing.T) {
 	a := newBusCache(t, srv.Client(t), ns)
 	b := newBusCache(t, srv.Client(t), ns)
 	busLoadInt(t, b, "k", 1)
-	if err := a.Update(ctx, "k", make(chan int), Default); err == nil {
+	if err := a.Update(ctx, "k", make(chan int), tiered.Default); err == nil {
 		t.Fatal("unencodable value accepted")
 	}
 	busEventually(t, time.Second, "k dropped from b", func() bool {
-		_, ok := b.l1.Get("k")
+		_, ok := tiered.L1Value(b, "k")
 		return !ok
 	})
 }
@@ -189,24 +185,24 @@ func TestUpdateTooLargeIsInvalidation(t *testing.T) {
 	ctx := context.Background()
 	srv := redistest.Shared(t)
 	ns := busNamespace(t)
-	small := func(o *Options) { o.Bus.MaxUpdateSize = 16 }
+	small := func(c *busConfig) { c.opts.BusOptions.MaxUpdateSize = 16 }
 	a := newBusCache(t, srv.Client(t), ns, small)
 	b := newBusCache(t, srv.Client(t), ns, small)
-	if _, err := Load(ctx, b, "k", Default, func(context.Context) (string, error) { return "old", nil }); err != nil {
+	if _, err := tiered.Load(ctx, b, "k", tiered.Default, func(context.Context) (string, error) { return "old", nil }); err != nil {
 		t.Fatal(err)
 	}
 	big := "a value well over sixteen bytes"
-	if err := a.Update(ctx, "k", big, Default); err != nil {
+	if err := a.Update(ctx, "k", big, tiered.Default); err != nil {
 		t.Fatal(err)
 	}
 	busEventually(t, time.Second, "k dropped from b", func() bool {
-		_, ok := b.l1.Get("k")
+		_, ok := tiered.L1Value(b, "k")
 		return !ok
 	})
-	if s, _, _ := Get[string](ctx, b, "k"); s != big {
+	if s, _, _ := tiered.Get[string](ctx, b, "k"); s != big {
 		t.Fatalf("b reads %q", s)
 	}
-	if err := a.Update(ctx, "k", "tiny", Default); err != nil {
+	if err := a.Update(ctx, "k", "tiny", tiered.Default); err != nil {
 		t.Fatal(err)
 	}
 	busEventually(t, time.Second, "small value sent as an update", func() bool {

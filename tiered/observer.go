@@ -63,7 +63,6 @@ const (
 	OpGet Op = iota + 1
 	OpLoad
 	OpSet
-	OpDelete
 	OpInvalidate
 	OpUpdate
 	OpRefresh
@@ -71,7 +70,7 @@ const (
 	OpSetMany
 )
 
-var opNames = [...]string{"", "get", "load", "set", "delete", "invalidate", "update", "refresh", "get_many", "set_many"}
+var opNames = [...]string{"", "get", "load", "set", "invalidate", "update", "refresh", "get_many", "set_many"}
 
 // String returns the operation's name ("get", "load", ...).
 func (o Op) String() string {
@@ -86,14 +85,15 @@ type Outcome uint8
 
 // Read outcomes.
 const (
-	OutcomeNone     Outcome = iota // not a read, or failed before an answer
-	OutcomeHit                     // a fresh value was found in tier OpResult.Tier
-	OutcomeMiss                    // no tier held it (the loader ran when there was one)
-	OutcomeStale                   // a stale value was served while one refresh runs
-	OutcomeNegative                // a cached "not found" was found
+	OutcomeNone         Outcome = iota // not a read, or failed before an answer
+	OutcomeHit                         // a fresh value was found in tier OpResult.Tier
+	OutcomeMiss                        // no tier held it (the loader ran when there was one)
+	OutcomeStale                       // a stale value was served while one refresh runs
+	OutcomeNegative                    // a cached "not found" was found
+	OutcomeStaleIfError                // a value kept for stale-if-error was served: its load failed or backs off
 )
 
-var outcomeNames = [...]string{"none", "hit", "miss", "stale", "negative"}
+var outcomeNames = [...]string{"none", "hit", "miss", "stale", "negative", "stale_if_error"}
 
 // String returns the outcome's name.
 func (o Outcome) String() string {

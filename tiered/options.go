@@ -6,11 +6,11 @@ import (
 	"time"
 )
 
-// Options configures a [Cache]. The zero value is a working cache: a single in-process L1 of
-// DefaultL1Entries entries, JSON codec, no namespace, the [Default] strategy.
+// Options configures a [Cache]. The zero value is a working cache: a single in-process otter L1
+// of 100,000 entries, the default codec, no namespace, the [Default] strategy.
 type Options struct {
-	// Tiers are read in order: Tiers[0] is L1. Empty means a single otter L1 with DefaultL1Entries
-	// entries.
+	// Tiers are read in order: Tiers[0] is L1. Empty means a single otter L1 of 100,000 entries,
+	// which the cache builds and closes itself.
 	Tiers []Tier
 	// Codec encodes values for byte tiers. Nil means [JSON].
 	Codec Codec
@@ -24,10 +24,14 @@ type Options struct {
 	// Observer is told about every operation, tier call and load; the otel package implements it.
 	// Nil observes nothing at no cost.
 	Observer Observer
-	// LoadTimeout bounds a load (the tier walk plus the loader), which runs detached from the
-	// context of the caller that started it so that its cancellation does not fail the others.
-	// Zero means DefaultLoadTimeout.
+	// LoadTimeout bounds a load (the loader, and the writes that follow it), which runs detached
+	// from the context of the caller that started it so that its cancellation does not fail the
+	// others. It also bounds background refreshes. Zero means 10 s.
 	LoadTimeout time.Duration
+	// RefreshBackoff is how long a key waits before its next background refresh or stale-if-error
+	// load after one failed; it doubles with each consecutive failure, up to 64 times. Zero means
+	// 1 s.
+	RefreshBackoff time.Duration
 	// IsNotFound maps loader errors that mean "no such value" (sql.ErrNoRows, say) to a cacheable
 	// miss, as if the loader had returned [ErrNotFound]. Nil recognises ErrNotFound only.
 	IsNotFound func(error) bool
@@ -39,57 +43,55 @@ type Options struct {
 	// Breaker configures the per-tier circuit breaker of byte tiers.
 	Breaker BreakerOptions
 
-	// Bus, when non-nil, starts the invalidation bus: Redis Pub/Sub that keeps the in-process
-	// tiers of every instance sharing Redis coherent (see [BusOptions]). Nil means no bus:
-	// invalidations reach this cache's tiers only.
-	Bus *BusOptions
-	// MaxTagEntries bounds the in-process tag index, in (tag, key) pairs. Zero means
-	// DefaultMaxTagEntries. See [Cache.InvalidateTags].
+	// Bus, when set, keeps the in-process tiers of every instance sharing it coherent: each
+	// change made here (Set, Update, Invalidate and their pattern, tag and clear forms) reaches
+	// the others. Nil means no bus: changes reach this cache's tiers only. The cache subscribes
+	// at New and unsubscribes at Close; the Bus stays the caller's.
+	Bus Bus
+	// BusOptions tunes the bus; see [BusOptions] for the staleness bound it gives.
+	BusOptions BusOptions
+	// MaxTagEntries bounds the in-process tag index, in (tag, key) pairs. Zero means 1,000,000.
+	// See [Cache.InvalidateTags].
 	MaxTagEntries int
 }
 
 // Defaults applied to zero fields.
 const (
-	DefaultL1Entries      = 100_000
-	DefaultLoadTimeout    = 10 * time.Second
-	DefaultTierTimeout    = 250 * time.Millisecond
-	DefaultBreakerFailure = 5
-	DefaultBreakerCool    = time.Second
-	maxTTLScale           = 1000
+	defaultL1Entries       = 100_000
+	defaultLoadTimeout     = 10 * time.Second
+	defaultTierTimeout     = 250 * time.Millisecond
+	defaultBreakerFailures = 5
+	defaultBreakerCooldown = time.Second
+	defaultRefreshBackoff  = time.Second
+	maxTTLScale            = 1000
 )
 
 // Tier places a backend at a level of the cache.
 type Tier struct {
 	// Backend stores the entries: a [ValueBackend] or a [ByteBackend].
 	Backend Backend
-	// Promote says whether hits found in lower tiers are copied into this tier. The zero value,
-	// PromoteOn, copies them.
-	Promote Promotion
-	// TTLScale makes this tier keep entries TTLScale × the strategy's TTL (and stale window).
-	// Zero means 1; it must lie in (0, 1000].
+	// NoPromote leaves this tier to explicit writes: hits found in lower tiers are not copied
+	// into it. By default they are.
+	NoPromote bool
+	// TTLScale makes this tier keep entries TTLScale × the strategy's lifetime (every window of
+	// it). Zero means 1; it must lie in (0, 1000].
 	TTLScale float64
-	// Timeout bounds every call to a byte tier; a caller is never held longer. Zero means
-	// DefaultTierTimeout. It does not apply to value tiers, which never block.
+	// Timeout bounds every call to a byte tier; a caller is never held longer. Zero means 250 ms.
+	// It does not apply to value tiers, which never block.
 	Timeout time.Duration
+	// Owned hands the backend over to the cache: Close closes it after the cache has stopped
+	// using it (a backend with a Close() or Close() error method). Constructors that build a
+	// backend for you, such as redistier.NewCache, set it; a backend you built and keep using
+	// stays yours.
+	Owned bool
 }
-
-// Promotion says whether a tier receives copies of hits found below it.
-type Promotion uint8
-
-const (
-	// PromoteOn copies hits from lower tiers into this tier (the default).
-	PromoteOn Promotion = iota
-	// PromoteOff leaves this tier to explicit writes only.
-	PromoteOff
-)
 
 // BreakerOptions configures the circuit breaker that stops calling a failing byte tier.
 type BreakerOptions struct {
-	// Failures is how many consecutive failures open the breaker. Zero means
-	// DefaultBreakerFailure.
+	// Failures is how many consecutive failures open the breaker. Zero means 5.
 	Failures int
 	// Cooldown is how long an open breaker skips the tier before it lets one probe call through.
-	// Zero means DefaultBreakerCool.
+	// Zero means 1 s.
 	Cooldown time.Duration
 }
 
@@ -109,16 +111,15 @@ func (o *Options) validate() error {
 		if t.Timeout < 0 {
 			return fmt.Errorf("%w: tier %d (%s) Timeout %v is negative", ErrInvalidOptions, i, t.Backend.Name(), t.Timeout)
 		}
-		if t.Promote > PromoteOff {
-			return fmt.Errorf("%w: tier %d (%s) has an unknown Promote value %d", ErrInvalidOptions, i, t.Backend.Name(), t.Promote)
-		}
 	}
 	if err := o.DefaultStrategy.Validate(); err != nil {
-		return fmt.Errorf("%w: DefaultStrategy: %w", ErrInvalidOptions, err)
+		return fmt.Errorf("DefaultStrategy: %w", err)
 	}
 	switch {
 	case o.LoadTimeout < 0:
 		return fmt.Errorf("%w: LoadTimeout %v is negative", ErrInvalidOptions, o.LoadTimeout)
+	case o.RefreshBackoff < 0:
+		return fmt.Errorf("%w: RefreshBackoff %v is negative", ErrInvalidOptions, o.RefreshBackoff)
 	case o.CompressAbove < 0:
 		return fmt.Errorf("%w: CompressAbove %d is negative", ErrInvalidOptions, o.CompressAbove)
 	case o.Breaker.Failures < 0:

@@ -2,17 +2,33 @@ package tiered
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"runtime/debug"
 	"time"
 )
 
-// walk reads the tiers from level `from` down and returns the first usable entry, promoted into
-// the tiers above it. It returns found == false when no tier holds one.
-func (c *Cache) walk(ctx context.Context, key string, from int, dec decoder) (it *item, level int, promoted int, err error) {
-	gen := c.gens.of(key)
-	var raw []byte // the entry as a byte tier stored it
+// testHookBeforePromote, when set by a test, runs after a read found key in a byte tier and
+// before it promotes the entry.
+var testHookBeforePromote func(key string)
+
+// walked is what a walk of the tiers found.
+type walked struct {
+	it       *item // the entry found, nil for none
+	level    int   // its tier, -1 for none
+	promoted int   // tiers it was copied into
+	// foreign is set when a byte tier holds the key with a value of another Go type: a load
+	// then leaves the byte tiers alone.
+	foreign bool
+	// mismatch is set when any tier holds the key with a value of another Go type.
+	mismatch bool
+}
+
+// walk reads the tiers from level `from` down and returns the first entry of the reader's type
+// that has not expired (fresh, due for refresh, stale or kept for stale-if-error), promoted into
+// the tiers above it unless key changed since gen was read. A byte tier that fails is skipped
+// (an error only for a fail-closed cache); an error is also returned when ctx ends.
+func (c *Cache) walk(ctx context.Context, key string, from int, dec decoder, gen uint64) (walked, error) {
+	w := walked{level: -1}
+	fp := dec.fingerprint(c)
 	for i := from; i < len(c.tiers); i++ {
 		t := c.tiers[i]
 		if t.vb != nil {
@@ -20,156 +36,110 @@ func (c *Cache) walk(ctx context.Context, key string, from int, dec decoder) (it
 			if !ok {
 				continue
 			}
-			cand, ok := raw.(*item)
-			if !ok || (!cand.negative && !dec.accepts(cand.value)) {
-				continue
-			}
-			it = cand
-		} else {
-			data, ok, terr := c.remoteGet(ctx, t, key)
-			if terr != nil {
-				if c.failClosed {
-					return nil, -1, 0, tierErr(t, terr)
-				}
-				continue
-			}
+			it, ok := raw.(*item)
 			if !ok {
 				continue
 			}
-			cand, derr := c.decodeEntry(data, dec)
-			if derr != nil {
-				c.dropCorrupt(ctx, t, key, derr)
+			if !it.negative && !dec.accepts(it.value) {
+				w.mismatch = true
 				continue
 			}
-			if cand == nil { // logically expired, Redis has not dropped it yet
-				continue
+			w.it, w.level = it, i
+			w.promoted = c.promote(ctx, key, gen, it, i, nil, 0)
+			return w, nil
+		}
+		data, ok, err := c.remoteGet(ctx, t, key)
+		if err != nil {
+			if ctx.Err() != nil {
+				return w, ctx.Err()
 			}
-			it, raw = cand, data
+			if c.failClosed {
+				return w, tierErr(t, err)
+			}
+			continue
 		}
-		if c.gens.of(key) != gen { // invalidated meanwhile: serve what was read, copy nothing
-			return it, i, 0, nil
+		if !ok {
+			continue
 		}
-		return it, i, c.promote(ctx, key, it, i, raw), nil
+		env, err := decodeEnvelope(data)
+		if err != nil {
+			c.dropCorrupt(ctx, t, key, err)
+			continue
+		}
+		if env.t.expiresAt <= time.Now().UnixNano() {
+			continue // logically gone; the tier has not dropped it yet
+		}
+		if !env.negative() && fp != 0 && env.fp != fp {
+			// Another Go type (or codec) wrote it: a miss for this reader, left in place.
+			w.foreign, w.mismatch = true, true
+			continue
+		}
+		it, err := c.decodeItem(&env, dec)
+		if err != nil {
+			c.dropCorrupt(ctx, t, key, err)
+			continue
+		}
+		if h := testHookBeforePromote; h != nil {
+			h(key)
+		}
+		w.it, w.level = it, i
+		w.promoted = c.promote(ctx, key, gen, it, i, env.payload, env.flags)
+		return w, nil
 	}
-	return nil, -1, 0, nil
+	return w, nil
 }
 
-// decodeEntry decodes an envelope into an item with the tier's own timestamps. It returns
-// (nil, nil) for an entry whose time is up.
-func (c *Cache) decodeEntry(data []byte, dec decoder) (*item, error) {
-	env, err := decodeEnvelope(data)
-	if err != nil {
-		return nil, err
-	}
-	if env.expiresAt <= time.Now().UnixNano() {
-		return nil, nil
-	}
-	it := &item{staleAt: env.staleAt, expiresAt: env.expiresAt, negative: env.negative(), size: len(env.payload)}
-	if it.negative {
-		return it, nil
+// decodeItem decodes an envelope's payload into an item of the reader's type.
+func (c *Cache) decodeItem(env *envelope, dec decoder) (*item, error) {
+	if env.negative() {
+		return newItem(nil, env.t, 0, 0, true), nil
 	}
 	payload := env.payload
 	if env.flags&flagCompressed != 0 {
+		var err error
 		if payload, err = decompress(payload); err != nil {
 			return nil, err
 		}
 	}
-	if it.value, err = dec.decode(c.codec, payload); err != nil {
-		return nil, fmt.Errorf("%w: %s codec: %w", ErrCorruptEntry, c.codec.Name(), err)
+	v, err := dec.decode(c, payload)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s codec: %w", errCorrupt, c.codec.Name(), err)
 	}
-	return it, nil
+	return newItem(v, env.t, len(payload), env.fp, false), nil
 }
 
-// dropCorrupt counts and deletes an entry that could not be decoded.
+// dropCorrupt counts and deletes an entry that could not be decoded (or was written in another
+// format version).
 func (c *Cache) dropCorrupt(ctx context.Context, t *tier, key string, err error) {
-	c.ctr.corrupt.Add(1)
-	t.ctr.corrupt.Add(1)
+	c.ctr.corrupt.inc()
+	t.ctr.corrupt.inc()
 	c.log.Warn("strata: dropping undecodable entry", "tier", t.name, "level", t.level+1, "error", err)
 	_ = c.remoteDelete(ctx, t, key)
 }
 
-// promote copies an entry found at level `from` into every tier above it whose Promote is on.
-// Byte tiers above get the payload exactly as it was stored (raw, the source envelope, when the
-// hit came from a byte tier), never a re-encoding of the value as this read decoded it. The
-// copy keeps the entry's exact remaining lifetime, converted from the source tier's scale to the
-// target's: remaining / scale(source) × scale(target).
-func (c *Cache) promote(ctx context.Context, key string, it *item, from int, raw []byte) int {
+// promote copies an entry found at level `from` into every tier above it whose Promote is on,
+// unless key changed since gen was read (then the copy could bring back what the change removed).
+// Byte tiers above get the payload exactly as it was stored (payload and flags, from the source
+// envelope, when the hit came from a byte tier), never a re-encoding of the value as this read
+// decoded it. The copy keeps the entry's exact remaining lifetime, converted from the source
+// tier's scale to each target's: remaining / scale(source) × scale(target).
+func (c *Cache) promote(ctx context.Context, key string, gen uint64, it *item, from int, payload []byte, flags uint8) int {
 	if from == 0 {
 		return 0
 	}
-	now := time.Now().UnixNano()
-	src := c.tiers[from]
-	var payload []byte
-	var flags uint8
-	if raw != nil {
-		if env, err := decodeEnvelope(raw); err == nil {
-			payload, flags = env.payload, env.flags
-		}
+	e := &entryWrite{
+		key: key, value: it.value, negative: it.negative, fp: it.fp, t: it.t,
+		scale: c.tiers[from].scale, size: it.size, payload: payload, flags: flags,
+		above: from, promoted: true,
+	}
+	if it.negative {
+		e.flags, e.encoded = flagNegative, true
+	} else if payload != nil {
+		e.encoded = true
 	}
 	n := 0
-	for j := from - 1; j >= 0; j-- {
-		t := c.tiers[j]
-		if !t.promote {
-			continue
-		}
-		f := t.scale / src.scale
-		staleAt := now + scaled(it.staleAt-now, f)
-		expiresAt := now + scaled(it.expiresAt-now, f)
-		ttl := time.Duration(expiresAt - now)
-		if ttl <= 0 {
-			continue
-		}
-		if staleAt > expiresAt {
-			staleAt = expiresAt
-		}
-		if it.staleAt == it.expiresAt {
-			staleAt = expiresAt
-		}
-		if t.vb != nil {
-			t.vb.Set(key, &item{value: it.value, staleAt: staleAt, expiresAt: expiresAt, size: it.size, negative: it.negative}, ttl)
-		} else {
-			if payload == nil && !it.negative {
-				var err error
-				if payload, flags, err = c.encode(it.value); err != nil {
-					continue
-				}
-			}
-			if it.negative {
-				flags = flagNegative
-			}
-			env := envelope{flags: flags, created: now, staleAt: staleAt, expiresAt: expiresAt, payload: payload}
-			if c.remoteSet(ctx, t, key, appendEnvelope(make([]byte, 0, envelopeHeaderLen+len(payload)), &env), ttl) != nil {
-				continue
-			}
-		}
-		t.ctr.promotions.Add(1)
-		c.ctr.promotions.Add(1)
-		n++
+	if !c.gens.commit(key, gen, func() { n, _ = c.put(ctx, e) }) {
+		c.ctr.superseded.inc()
 	}
 	return n
 }
-
-// encode marshals v with the codec and compresses it when configured; flags carries the
-// envelope's compressed bit.
-func (c *Cache) encode(v any) (payload []byte, flags uint8, err error) {
-	payload, err = c.codec.Marshal(v)
-	if err != nil {
-		return nil, 0, fmt.Errorf("tiered: %s codec cannot encode %T: %w", c.codec.Name(), v, err)
-	}
-	if p, ok := c.comp.compress(payload); ok {
-		return p, flagCompressed, nil
-	}
-	return payload, 0, nil
-}
-
-// isNotFoundErr reports whether a loader error means "no such value". A panic never does, even
-// one whose value wraps a not-found error.
-func (c *Cache) isNotFoundErr(err error) bool {
-	var pe *PanicError
-	if errors.As(err, &pe) {
-		return false
-	}
-	return errors.Is(err, ErrNotFound) || (c.isNotFound != nil && c.isNotFound(err))
-}
-
-func stack() []byte { return debug.Stack() }

@@ -1,14 +1,18 @@
 package tiered
 
-import "sync/atomic"
+import (
+	"sync/atomic"
+	"unsafe"
+)
 
 // Stats is a snapshot of a cache's counters. Every read request is counted exactly once, as a hit
 // of the tier that answered it, as a miss, or as coalesced (it waited on another request's walk or
 // load), so Requests == sum of Tiers[i].Hits + Misses + Coalesced.
 type Stats struct {
-	// Requests counts reads: Get, GetOrLoad and Load calls.
+	// Requests counts reads: Get, Load, Lookup hits and the keys of GetMany and LoadMany.
 	Requests uint64
-	// Hits counts reads answered by a tier (fresh, stale or negative), all tiers together.
+	// Hits counts reads answered by a tier (fresh, stale, stale-if-error or negative), all tiers
+	// together.
 	Hits uint64
 	// Misses counts reads that no tier could answer.
 	Misses uint64
@@ -18,23 +22,36 @@ type Stats struct {
 	HitRate float64
 	// NegativeHits counts hits on a cached "not found" (included in Hits).
 	NegativeHits uint64
-	// StaleServes counts hits on a stale entry served while it was refreshed (included in Hits).
-	StaleServes uint64
+	// StaleServes counts reads answered with a stale entry while it was refreshed, and
+	// StaleIfErrorServes reads answered with an entry kept for stale-if-error because its load
+	// failed or backs off. Both count every read so answered: hits, and reads coalesced onto one.
+	StaleServes, StaleIfErrorServes uint64
+	// TypeMismatches counts reads that found the key holding a value of another Go type (a miss
+	// for them).
+	TypeMismatches uint64
 	// Promotions counts copies of a hit into the tiers above it, all tiers together.
 	Promotions uint64
-	// Loads counts loader calls; LoadErrors those that failed (including panics).
+	// Loads counts loader calls, refreshes included; LoadErrors those that failed (including
+	// panics).
 	Loads, LoadErrors uint64
-	// InFlight is the number of walks and loads running now.
+	// Refreshes counts background refreshes (refresh-ahead and serve-stale); RefreshFailures
+	// those whose load failed.
+	Refreshes, RefreshFailures uint64
+	// Superseded counts values a load, refresh or promotion did not store because their key
+	// changed meanwhile.
+	Superseded uint64
+	// InFlight is the number of walks, loads and refreshes running now.
 	InFlight int
-	// Sets and Deletes count write operations.
-	Sets, Deletes uint64
-	// Corrupt counts stored entries that could not be decoded; they were treated as misses and
-	// deleted.
+	// Sets counts written entries (Set, Update, SetMany); Invalidations counts Invalidate,
+	// InvalidatePattern, InvalidateTags and InvalidateAll calls.
+	Sets, Invalidations uint64
+	// Corrupt counts stored entries that could not be decoded (or were written in an older
+	// format); they were treated as misses and deleted.
 	Corrupt uint64
 	// Tiers holds the counters of each tier, L1 first.
 	Tiers []TierStats
 	// Invalidation counts invalidations sent, received, applied and failed, and the life of the
-	// invalidation bus; the same as [Cache.InvalidationStats].
+	// invalidation bus.
 	Invalidation InvalidationStats
 }
 
@@ -58,43 +75,95 @@ type TierStats struct {
 	Breaker BreakerState
 }
 
+// counter is an atomic counter for paths that are never hot enough for contention to matter.
+type counter struct{ v atomic.Uint64 }
+
+func (c *counter) inc()         { c.v.Add(1) }
+func (c *counter) add(n uint64) { c.v.Add(n) }
+func (c *counter) load() uint64 { return c.v.Load() }
+
+// stripedCounter is a counter written on every L1 hit. Its increments go to one of several cells,
+// each on its own cache lines, picked by the calling goroutine's stack address: goroutines that
+// run at the same time have different stacks and so mostly write different cells, and readers on
+// different cores never fight over one cache line. Reading it sums the cells.
+type stripedCounter struct {
+	cells [counterStripes]paddedCounter
+}
+
+const counterStripes = 16
+
+type paddedCounter struct {
+	atomic.Uint64
+	_ [120]byte // 128 bytes per cell: two cache lines, which adjacent-line prefetch pairs
+}
+
+func (s *stripedCounter) inc() { s.cells[stackStripe()].Add(1) }
+
+func (s *stripedCounter) add(n uint64) { s.cells[stackStripe()].Add(n) }
+
+func (s *stripedCounter) load() uint64 {
+	var n uint64
+	for i := range s.cells {
+		n += s.cells[i].Load()
+	}
+	return n
+}
+
+// stackStripe picks a cell for the calling goroutine from the address of its stack. The low 11
+// bits follow the call depth rather than the goroutine (stacks are at least 2 KiB) and are
+// dropped; a multiplicative hash then folds the goroutine-specific upper bits into the index.
+func stackStripe() int {
+	var x byte
+	a := uint64(uintptr(unsafe.Pointer(&x))) >> 11
+	return int((a * 0x9e3779b97f4a7c15) >> (64 - 4))
+}
+
 type tierCounters struct {
-	hits, promotions, errors, timeouts, dropped, skipped, corrupt atomic.Uint64
+	hits                                                    stripedCounter
+	promotions, errors, timeouts, dropped, skipped, corrupt counter
 }
 
 type counters struct {
-	misses, coalesced, negative, stale, promotions atomic.Uint64
-	loads, loadErrors, sets, deletes, corrupt      atomic.Uint64
+	negative                                      stripedCounter
+	misses, coalesced, stale, staleIfError        counter
+	typeMismatches, promotions, loads, loadErrors counter
+	refreshes, refreshFailures, superseded        counter
+	sets, invalidations, corrupt                  counter
 }
 
 // Stats returns a snapshot of the cache's counters.
 func (c *Cache) Stats() Stats {
 	s := Stats{
-		Misses:       c.ctr.misses.Load(),
-		Coalesced:    c.ctr.coalesced.Load(),
-		NegativeHits: c.ctr.negative.Load(),
-		StaleServes:  c.ctr.stale.Load(),
-		Promotions:   c.ctr.promotions.Load(),
-		Loads:        c.ctr.loads.Load(),
-		LoadErrors:   c.ctr.loadErrors.Load(),
-		Sets:         c.ctr.sets.Load(),
-		Deletes:      c.ctr.deletes.Load(),
-		Corrupt:      c.ctr.corrupt.Load(),
-		InFlight:     c.walks.running() + c.loads.running(),
-		Tiers:        make([]TierStats, len(c.tiers)),
-		Invalidation: c.InvalidationStats(),
+		Misses:             c.ctr.misses.load(),
+		Coalesced:          c.ctr.coalesced.load(),
+		NegativeHits:       c.ctr.negative.load(),
+		StaleServes:        c.ctr.stale.load(),
+		StaleIfErrorServes: c.ctr.staleIfError.load(),
+		TypeMismatches:     c.ctr.typeMismatches.load(),
+		Promotions:         c.ctr.promotions.load(),
+		Loads:              c.ctr.loads.load(),
+		LoadErrors:         c.ctr.loadErrors.load(),
+		Refreshes:          c.ctr.refreshes.load(),
+		RefreshFailures:    c.ctr.refreshFailures.load(),
+		Superseded:         c.ctr.superseded.load(),
+		Sets:               c.ctr.sets.load(),
+		Invalidations:      c.ctr.invalidations.load(),
+		Corrupt:            c.ctr.corrupt.load(),
+		InFlight:           c.walks.Len() + c.loads.Len() + c.refreshes.Len(),
+		Tiers:              make([]TierStats, len(c.tiers)),
+		Invalidation:       c.invalidationStats(),
 	}
 	for i, t := range c.tiers {
 		ts := TierStats{
 			Level:         i,
 			Name:          t.name,
-			Hits:          t.ctr.hits.Load(),
-			Promotions:    t.ctr.promotions.Load(),
-			Errors:        t.ctr.errors.Load(),
-			Timeouts:      t.ctr.timeouts.Load(),
-			DroppedWrites: t.ctr.dropped.Load(),
-			Skipped:       t.ctr.skipped.Load(),
-			Corrupt:       t.ctr.corrupt.Load(),
+			Hits:          t.ctr.hits.load(),
+			Promotions:    t.ctr.promotions.load(),
+			Errors:        t.ctr.errors.load(),
+			Timeouts:      t.ctr.timeouts.load(),
+			DroppedWrites: t.ctr.dropped.load(),
+			Skipped:       t.ctr.skipped.load(),
+			Corrupt:       t.ctr.corrupt.load(),
 		}
 		if t.bb != nil {
 			ts.Breaker = t.br.current()

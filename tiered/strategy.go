@@ -6,29 +6,54 @@ import (
 	"time"
 )
 
-// Strategy is the TTL policy of a write: how long an entry stays fresh, how long it may then be
-// served stale while it is refreshed, how much the TTL is randomised, and how long a "not found"
-// result is remembered.
+// Strategy is the whole freshness policy of an entry. The cache applies it for every caller —
+// [Load], the decorate wrappers, the HTTP and gRPC adapters — and writes the entry's logical
+// times into it, so every tier and every instance sees one entry in the same state:
 //
-// The zero Strategy means the cache's default strategy ([Options.DefaultStrategy], itself
-// [Default] when unset).
+//		write        refresh-ahead      fresh end           end of Stale       end of StaleIfError
+//		  |---- fresh ----|-- fresh, refresh --|-- stale, refresh --|-- stale if error --|
+//		                  ^ TTL − RefreshAhead  ^ TTL (jittered)     ^ TTL + Stale        ^ TTL + StaleIfError
+//
+//	  - fresh: served as is;
+//	  - within RefreshAhead of the end of freshness: served as is, and one background load
+//	    replaces it before it goes stale;
+//	  - stale (the Stale window after TTL): served as is while one background load replaces it
+//	    (serve-stale-while-refresh);
+//	  - stale-if-error (the StaleIfError window after TTL, past Stale): the read loads the value
+//	    (once per key, however many readers) and, when the source fails, is answered with the
+//	    stale value instead of the error;
+//	  - then the entry is gone: every tier drops it.
+//
+// After a failed background load or a failed stale-if-error load, the key backs off
+// (Options.RefreshBackoff, doubling per consecutive failure): until then reads of the stale entry
+// are answered with it without calling the source.
+//
+// The zero Strategy means the cache's default ([Options.DefaultStrategy], itself [Default] when
+// unset). Any other Strategy must have a positive TTL.
 type Strategy struct {
-	// TTL is how long an entry is fresh. It must not be negative.
+	// TTL is how long an entry is fresh.
 	TTL time.Duration
-	// Stale is how long after TTL an entry may still be served while one background load refreshes
-	// it (serve-stale-while-refresh). Zero disables it.
-	Stale time.Duration
-	// Jitter, between 0 and 1, shortens each write's TTL by a random fraction of at most Jitter so
-	// that entries written together do not all expire together. Zero disables it.
+	// Jitter, between 0 and 1, shortens each write's TTL by a random fraction of at most Jitter,
+	// drawn once per write (every tier sees the same lifetime), so that entries written together
+	// do not all expire together.
 	Jitter float64
+	// Stale is how long after TTL an entry may still be served while one background load
+	// replaces it. Zero disables it.
+	Stale time.Duration
+	// StaleIfError is how long after TTL an entry is kept to answer reads whose load fails.
+	// Zero disables it.
+	StaleIfError time.Duration
+	// RefreshAhead is the window before the end of freshness in which a read is answered at once
+	// and starts one background load of the key. Zero disables it; it must be shorter than TTL.
+	RefreshAhead time.Duration
 	// NegativeTTL is how long a "not found" result ([ErrNotFound], or an error that
-	// [Options.IsNotFound] maps to it) is cached. Zero disables negative caching.
+	// [Options.IsNotFound] recognises) is cached. Zero disables negative caching.
 	NegativeTTL time.Duration
 
 	name string
 }
 
-// The seed strategies.
+// The predefined strategies.
 var (
 	// RealTime suits values that change constantly: 10 seconds.
 	RealTime = Strategy{TTL: 10 * time.Second, name: "realtime"}
@@ -43,11 +68,19 @@ var (
 	Default = Strategy{TTL: 5 * time.Minute, name: "default"}
 )
 
-// Custom returns a strategy with the given TTL.
+// Custom returns a strategy with the given TTL, which must be positive.
 func Custom(ttl time.Duration) Strategy { return Strategy{TTL: ttl, name: "custom"} }
 
-// WithStale returns a copy of s that may serve an expired entry for d while refreshing it.
+// WithStale returns a copy of s that serves an expired entry for d while one load replaces it.
 func (s Strategy) WithStale(d time.Duration) Strategy { s.Stale = d; return s }
+
+// WithStaleIfError returns a copy of s that keeps an expired entry for d to answer reads whose
+// load fails.
+func (s Strategy) WithStaleIfError(d time.Duration) Strategy { s.StaleIfError = d; return s }
+
+// WithRefreshAhead returns a copy of s that starts a background load of an entry read within d
+// of the end of its freshness.
+func (s Strategy) WithRefreshAhead(d time.Duration) Strategy { s.RefreshAhead = d; return s }
 
 // WithJitter returns a copy of s whose TTL is shortened by a random fraction of at most f.
 func (s Strategy) WithJitter(f float64) Strategy { s.Jitter = f; return s }
@@ -65,21 +98,29 @@ func (s Strategy) Name() string {
 }
 
 // IsZero reports whether s is the zero Strategy (which means "the cache's default").
-func (s Strategy) IsZero() bool {
-	return s.TTL == 0 && s.Stale == 0 && s.Jitter == 0 && s.NegativeTTL == 0
-}
+func (s Strategy) IsZero() bool { return s == Strategy{} }
 
-// Validate reports an error wrapping [ErrInvalidStrategy] when a field is out of range.
+// Validate reports an error wrapping [ErrInvalidOptions] when a field is out of range. The zero
+// Strategy is valid.
 func (s Strategy) Validate() error {
+	if s.IsZero() {
+		return nil
+	}
 	switch {
-	case s.TTL < 0:
-		return fmt.Errorf("%w: TTL %v is negative", ErrInvalidStrategy, s.TTL)
+	case s.TTL <= 0:
+		return fmt.Errorf("%w: strategy TTL %v is not positive (the zero Strategy, not a zero TTL, selects the cache's default)", ErrInvalidOptions, s.TTL)
 	case s.Stale < 0:
-		return fmt.Errorf("%w: Stale %v is negative", ErrInvalidStrategy, s.Stale)
+		return fmt.Errorf("%w: strategy Stale %v is negative", ErrInvalidOptions, s.Stale)
+	case s.StaleIfError < 0:
+		return fmt.Errorf("%w: strategy StaleIfError %v is negative", ErrInvalidOptions, s.StaleIfError)
+	case s.RefreshAhead < 0:
+		return fmt.Errorf("%w: strategy RefreshAhead %v is negative", ErrInvalidOptions, s.RefreshAhead)
+	case s.RefreshAhead > 0 && s.RefreshAhead >= s.TTL:
+		return fmt.Errorf("%w: strategy RefreshAhead %v is not shorter than its TTL %v", ErrInvalidOptions, s.RefreshAhead, s.TTL)
 	case s.NegativeTTL < 0:
-		return fmt.Errorf("%w: NegativeTTL %v is negative", ErrInvalidStrategy, s.NegativeTTL)
+		return fmt.Errorf("%w: strategy NegativeTTL %v is negative", ErrInvalidOptions, s.NegativeTTL)
 	case s.Jitter < 0 || s.Jitter > 1 || s.Jitter != s.Jitter:
-		return fmt.Errorf("%w: Jitter %v is outside [0, 1]", ErrInvalidStrategy, s.Jitter)
+		return fmt.Errorf("%w: strategy Jitter %v is outside [0, 1]", ErrInvalidOptions, s.Jitter)
 	}
 	return nil
 }
@@ -100,20 +141,24 @@ func scaled(d int64, f float64) int64 {
 	return int64(v)
 }
 
-// lifetime is the fresh and stale window of one write, in nanoseconds, before tier scaling.
-type lifetime struct {
-	fresh, stale int64
-}
-
-// lifetimeFor computes the fresh and stale durations of a write under s, applying jitter once so
-// every tier sees the same (scaled) lifetime.
-func (s Strategy) lifetime(negative bool) lifetime {
+// times draws the logical times of one write under s at now (Unix nanoseconds), before tier
+// scaling: jitter is applied once here, so every tier sees the same lifetime.
+func (s Strategy) times(now int64, negative bool) times {
 	if negative {
-		return lifetime{fresh: int64(s.NegativeTTL)}
+		end := now + min(int64(s.NegativeTTL), maxLifetime)
+		return times{created: now, refreshAt: end, staleAt: end, swrEnd: end, expiresAt: end}
 	}
-	fresh := int64(s.TTL)
+	fresh := min(int64(s.TTL), maxLifetime)
 	if s.Jitter > 0 && fresh > 0 {
 		fresh -= int64(float64(fresh) * s.Jitter * rand.Float64())
 	}
-	return lifetime{fresh: fresh, stale: int64(s.Stale)}
+	t := times{created: now, staleAt: now + fresh}
+	t.refreshAt = t.staleAt
+	if s.RefreshAhead > 0 {
+		// RefreshAhead < TTL; after jitter the window keeps its share of the lifetime.
+		t.refreshAt = max(now, t.staleAt-int64(float64(s.RefreshAhead)*float64(fresh)/float64(s.TTL)))
+	}
+	t.swrEnd = t.staleAt + min(int64(s.Stale), maxLifetime)
+	t.expiresAt = t.staleAt + min(max(int64(s.Stale), int64(s.StaleIfError)), maxLifetime)
+	return t
 }

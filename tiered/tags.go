@@ -23,8 +23,8 @@ import (
 // the tags to the other instances, which also drop what their own in-process index holds: an
 // instance that promoted a tagged entry from Redis (promotion does not carry tags) still loses it.
 
-// DefaultMaxTagEntries bounds the in-process tag index when Options.MaxTagEntries is zero.
-const DefaultMaxTagEntries = 1_000_000
+// defaultMaxTagEntries bounds the in-process tag index when Options.MaxTagEntries is zero.
+const defaultMaxTagEntries = 1_000_000
 
 // tagKeyPrefix is the prefix, after the namespace, of the byte-tier tag index keys.
 const tagKeyPrefix = "strata:tag:"
@@ -133,7 +133,7 @@ func (c *Cache) indexTags(ctx context.Context, key string, tags []string, ttl ti
 		return
 	}
 	if c.hasValues() && !c.tags.add(key, tags, time.Now().UnixNano()+int64(ttl)) {
-		c.inv.tagOverflow.Add(1)
+		c.inv.tagOverflow.inc()
 		c.deleteValues(key)
 		c.log.Warn("strata: in-process tag index full; entry kept out of the in-process tiers", "limit", c.tags.limit)
 	}
@@ -147,7 +147,7 @@ func (c *Cache) indexTags(ctx context.Context, key string, tags []string, ttl ti
 		})
 		if err != nil {
 			// The entry is in the tier but unindexed: InvalidateTags would miss it. Remove it.
-			t.ctr.dropped.Add(1)
+			t.ctr.dropped.inc()
 			_ = c.remoteDelete(ctx, t, key)
 		}
 	}

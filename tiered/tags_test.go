@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"testing"
 	"time"
-
-	"github.com/stratacache/strata/internal/redistest"
 )
 
 func TestTagIndexBounded(t *testing.T) {
@@ -59,7 +57,7 @@ func TestTagOverflowKeepsOutOfL1(t *testing.T) {
 	if _, ok := c.l1.Get("c"); ok {
 		t.Fatal("unindexed tagged entry kept in L1")
 	}
-	if s := c.InvalidationStats(); s.TagOverflow != 1 {
+	if s := c.Stats().Invalidation; s.TagOverflow != 1 {
 		t.Fatalf("stats %+v", s)
 	}
 	if err := c.InvalidateTags(ctx, "t"); err != nil {
@@ -67,61 +65,5 @@ func TestTagOverflowKeepsOutOfL1(t *testing.T) {
 	}
 	if _, ok := c.l1.Get("a"); ok {
 		t.Fatal("a survived InvalidateTags")
-	}
-}
-
-// TestRedisTagIndexPruned: the per-tag sorted set keeps only live members and expires with them.
-func TestRedisTagIndexPruned(t *testing.T) {
-	ctx := context.Background()
-	srv := redistest.Shared(t)
-	rdb := srv.Client(t)
-	ns := busNamespace(t)
-	c := newBusCache(t, rdb, ns, withoutBus)
-	idx := ns + tagKeyPrefix + "hot"
-	for i := range 50 {
-		if err := c.Set(ctx, fmt.Sprint("short", i), i, Custom(500*time.Millisecond), Tags("hot")); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if n, _ := rdb.ZCard(ctx, idx).Result(); n != 50 {
-		t.Fatalf("index holds %d members, want 50", n)
-	}
-	if ttl, _ := rdb.PTTL(ctx, idx).Result(); ttl <= 0 || ttl > 500*time.Millisecond {
-		t.Fatalf("index TTL %v, want the entries' 500ms", ttl)
-	}
-	time.Sleep(550 * time.Millisecond)
-	if err := c.Set(ctx, "long", 1, Custom(time.Minute), Tags("hot")); err != nil {
-		t.Fatal(err)
-	}
-	if n, _ := rdb.ZCard(ctx, idx).Result(); n != 1 {
-		t.Fatalf("index holds %d members after the short ones expired, want 1", n)
-	}
-	if ttl, _ := rdb.PTTL(ctx, idx).Result(); ttl < 59*time.Second {
-		t.Fatalf("index TTL %v not extended to the long entry", ttl)
-	}
-	// A re-write with a shorter TTL never shortens the set below a live member.
-	if err := c.Set(ctx, "other", 1, Custom(time.Second), Tags("hot")); err != nil {
-		t.Fatal(err)
-	}
-	if ttl, _ := rdb.PTTL(ctx, idx).Result(); ttl < 59*time.Second {
-		t.Fatalf("index TTL shortened to %v", ttl)
-	}
-	// Unused tags leave nothing behind.
-	if err := c.Set(ctx, "gone", 1, Custom(20*time.Millisecond), Tags("cold")); err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(30 * time.Millisecond)
-	if n, _ := rdb.Exists(ctx, ns+tagKeyPrefix+"cold").Result(); n != 0 {
-		t.Fatal("an idle tag set outlived its entries")
-	}
-	// InvalidateTags without a bus removes from both tiers.
-	if err := c.InvalidateTags(ctx, "hot"); err != nil {
-		t.Fatal(err)
-	}
-	if n, _ := rdb.Exists(ctx, ns+"long", ns+"other", idx).Result(); n != 0 {
-		t.Fatalf("%d keys left", n)
-	}
-	if _, ok := c.l1.Get("long"); ok {
-		t.Fatal("long survived in L1")
 	}
 }

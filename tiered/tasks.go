@@ -2,6 +2,7 @@ package tiered
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -9,9 +10,10 @@ import (
 // adapters' background work), so that Close can wait for them. Once closed it starts nothing more,
 // which keeps every WaitGroup.Add ahead of the final Wait.
 type tasks struct {
-	mu     sync.RWMutex
-	closed bool
-	wg     sync.WaitGroup
+	mu      sync.RWMutex
+	closed  bool
+	wg      sync.WaitGroup
+	started atomic.Int64 // goroutines started, for tests
 }
 
 // goFn runs fn on a new goroutine and reports true, or reports false when the cache is closing.
@@ -22,6 +24,7 @@ func (t *tasks) goFn(fn func()) bool {
 		return false
 	}
 	t.wg.Add(1)
+	t.started.Add(1)
 	go func() {
 		defer t.wg.Done()
 		fn()

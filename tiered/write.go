@@ -4,12 +4,132 @@ import (
 	"context"
 	"errors"
 	"time"
+
+	"github.com/stratacache/strata/internal/busframe"
 )
 
-// Set stores value under key in every tier, each for the strategy's TTL times the tier's scale.
-// The zero Strategy means the cache's default. A failing byte tier drops the write (counted in
-// Stats) and Set still succeeds, unless the cache is fail-closed. An encoding error is returned
-// and nothing is stored in byte tiers.
+// Every write of the cache goes through put: Set and Update unconditionally (as changes, under
+// their key's lock: see generations), and everything that stores what a source call or a read
+// returned — loads, refreshes, stale-if-error reloads, negative entries, batch loads and
+// promotions — through commit, which writes only if the key has not changed since the
+// generation was read.
+
+// entryWrite is one entry on its way to the tiers.
+type entryWrite struct {
+	key      string
+	value    any
+	negative bool
+	fp       uint64  // fingerprint of the value's type
+	t        times   // logical times, as a tier of scale `scale` keeps them
+	scale    float64 // 1 for a new write; the source tier's scale for a promotion
+	size     int     // encoded size, for memory-bounded value tiers
+	payload  []byte  // the codec's payload for byte tiers, compressed when flags says so
+	flags    uint8
+	encoded  bool // payload and flags are set (or none is needed)
+	noBytes  bool // kept out of byte tiers (see writeOut)
+	keepOut  bool // noBytes because another type's entry is there: not a dropped write
+	tags     []string
+	above    int  // tiers written: levels below above
+	promoted bool // a promotion: only tiers with Promote on, counted as promotions
+}
+
+// prepare builds the write of value (or of a "not found") under key with times t, encoding it
+// for the byte tiers. An encoding error is returned with a write that keeps byte tiers out.
+func (c *Cache) prepare(key string, value any, t times, negative bool, tags []string) (*entryWrite, error) {
+	e := &entryWrite{key: key, value: value, negative: negative, t: t, scale: 1, tags: tags, above: len(c.tiers)}
+	if negative {
+		e.value, e.flags, e.encoded = nil, flagNegative, true
+		return e, nil
+	}
+	e.fp = c.fps.ofValue(value)
+	if !c.hasBytes {
+		e.encoded = true
+		if c.weighted {
+			// A memory-bounded L1 weighs entries by their encoded size; measure it.
+			if p, err := c.codec.Marshal(value); err == nil {
+				e.size = len(p)
+			}
+		}
+		return e, nil
+	}
+	var err error
+	e.payload, e.flags, err = c.encode(value)
+	e.encoded, e.size = true, len(e.payload)
+	if err != nil {
+		e.noBytes = true
+		c.log.Warn("strata: value not written to byte tiers", "error", err)
+	}
+	return e, err
+}
+
+// commit writes e unless its key changed since gen was read; it reports whether it wrote.
+func (c *Cache) commit(ctx context.Context, gen uint64, e *entryWrite) bool {
+	return c.gens.commit(e.key, gen, func() { _, _ = c.put(ctx, e) })
+}
+
+// put writes e to the tiers below e.above, the lowest first, so that a reader never finds an
+// entry in a tier above one that does not hold it yet. It returns how many tiers it wrote and,
+// for a fail-closed cache, the byte tiers' errors.
+func (c *Cache) put(ctx context.Context, e *entryWrite) (int, error) {
+	now := time.Now().UnixNano()
+	if !e.encoded && !e.noBytes {
+		var err error
+		if e.payload, e.flags, err = c.encode(e.value); err != nil {
+			e.noBytes = true
+		}
+		e.encoded = true
+	}
+	n := 0
+	var errs []error
+	var maxTTL int64
+	for i := e.above - 1; i >= 0; i-- {
+		t := c.tiers[i]
+		if e.promoted && !t.promote {
+			continue
+		}
+		tt := e.t.rescale(now, e.scale, t.scale)
+		ttl := tt.expiresAt - now
+		if ttl <= 0 {
+			continue
+		}
+		if t.vb != nil {
+			t.vb.Set(e.key, newItem(e.value, tt, e.size, e.fp, e.negative), time.Duration(c.valueTTL(ttl)))
+		} else {
+			if e.noBytes {
+				if !e.keepOut {
+					t.ctr.dropped.inc()
+				}
+				continue
+			}
+			data := encodeEnvelope(&envelope{flags: e.flags, fp: e.fp, t: tt, payload: e.payload})
+			if err := c.remoteSet(ctx, t, e.key, data, time.Duration(ttl)); err != nil {
+				if c.failClosed {
+					errs = append(errs, tierErr(t, err))
+				}
+				continue
+			}
+		}
+		maxTTL = max(maxTTL, ttl)
+		n++
+		if e.promoted {
+			t.ctr.promotions.inc()
+			c.ctr.promotions.inc()
+		}
+	}
+	if len(e.tags) > 0 {
+		c.indexTags(ctx, e.key, e.tags, time.Duration(maxTTL))
+	}
+	return n, errors.Join(errs...)
+}
+
+// Set stores value under key in every tier, each for the strategy's lifetime times the tier's
+// scale (the zero Strategy means the cache's default). With a bus, the other instances drop their
+// in-process copy of key (use [Cache.Update] to send them the value instead).
+//
+// Set is a change of key: a load or refresh of key that started before it stores nothing, so it
+// cannot overwrite the value with an older one. A failing byte tier drops the write (counted in
+// Stats) and Set still succeeds, unless the cache is fail-closed. A value the codec cannot encode
+// is kept in the in-process tiers only, and its error is returned.
 func (c *Cache) Set(ctx context.Context, key string, value any, s Strategy, opts ...WriteOption) error {
 	if err := c.check(key); err != nil {
 		return err
@@ -18,89 +138,40 @@ func (c *Cache) Set(ctx context.Context, key string, value any, s Strategy, opts
 	if err != nil {
 		return err
 	}
+	w, err := writeOptions(opts)
+	if err != nil {
+		return err
+	}
 	return c.observeWrite(ctx, OpSet, key, func(ctx context.Context) error {
-		c.ctr.sets.Add(1)
-		return c.store(ctx, key, value, s, false, writeOptions(opts))
+		c.ctr.sets.inc()
+		e, encErr := c.prepare(key, value, s.times(time.Now().UnixNano(), false), false, w.tags)
+		var err error
+		c.gens.change([]string{key}, func() {
+			_, err = c.put(ctx, e)
+			if encErr != nil {
+				// An older encoded value must not outlive this write in the byte tiers.
+				err = errors.Join(err, c.deleteBytes(ctx, []string{key}))
+			}
+		})
+		return errors.Join(encErr, err, c.broadcast(ctx, &busframe.Message{Kind: busframe.Keys, Keys: []string{key}}))
 	})
 }
 
-// store writes value (or a negative entry) to every tier, the lowest first. w's tags are indexed
-// for InvalidateTags.
-func (c *Cache) store(ctx context.Context, key string, value any, s Strategy, negative bool, w writeConfig) error {
-	_, _, _, err := c.storeLifetime(ctx, key, value, s.lifetime(negative), negative, w)
+// removeKeys removes keys from every tier as a change (see generations) and, when broadcast is
+// set, from the in-process tiers of every other instance.
+func (c *Cache) removeKeys(ctx context.Context, keys []string, broadcast bool) error {
+	var err error
+	c.gens.change(keys, func() { err = c.deleteTiers(ctx, keys, true) })
+	if broadcast {
+		err = errors.Join(err, c.broadcast(ctx, &busframe.Message{Kind: busframe.Keys, Keys: keys}))
+	}
 	return err
 }
 
-// storeLifetime is store with the lifetime already drawn. It returns the payload it encoded for
-// the byte tiers and its flags (encoded is false when there was none to encode, or it failed), so
-// that Update can broadcast the same bytes.
-func (c *Cache) storeLifetime(ctx context.Context, key string, value any, lt lifetime, negative bool, w writeConfig) (payload []byte, flags uint8, encoded bool, err error) {
-	if lt.fresh <= 0 {
-		return nil, 0, false, nil
-	}
-	now := time.Now().UnixNano()
-	var encErr error
-	if negative {
-		flags = flagNegative
-	} else if c.hasBytes {
-		payload, flags, encErr = c.encode(value)
-		encoded = encErr == nil
-	}
-	size := len(payload)
-	if c.weighted && !c.hasBytes && !negative {
-		// A memory-bounded L1 weighs entries by their encoded size; measure it.
-		if p, err := c.codec.Marshal(value); err == nil {
-			size = len(p)
-		}
-	}
-	var errs []error
-	for i := len(c.tiers) - 1; i >= 0; i-- {
-		t := c.tiers[i]
-		fresh := scaled(lt.fresh, t.scale)
-		staleAt := now + fresh
-		expiresAt := staleAt + scaled(lt.stale, t.scale)
-		ttl := time.Duration(expiresAt - now)
-		if t.vb != nil {
-			t.vb.Set(key, &item{value: value, staleAt: staleAt, expiresAt: expiresAt, size: size, negative: negative}, ttl)
-			continue
-		}
-		if encErr != nil {
-			t.ctr.dropped.Add(1)
-			continue
-		}
-		env := envelope{flags: flags, created: now, staleAt: staleAt, expiresAt: expiresAt, payload: payload}
-		data := appendEnvelope(make([]byte, 0, envelopeHeaderLen+len(payload)), &env)
-		if err := c.remoteSet(ctx, t, key, data, ttl); err != nil && c.failClosed {
-			errs = append(errs, tierErr(t, err))
-		}
-	}
-	if len(w.tags) > 0 {
-		c.indexTags(ctx, key, w.tags, time.Duration(int64(float64(lt.fresh+lt.stale)*c.maxScale())))
-	}
-	if encErr != nil {
-		c.log.Warn("strata: value not written to byte tiers", "error", encErr)
-		return nil, 0, false, encErr
-	}
-	return payload, flags, encoded, errors.Join(errs...)
-}
-
-// Delete removes the keys from every tier. Unlike a dropped write, a failed delete leaves an old
-// value behind, so its error is returned whatever the fail mode.
-func (c *Cache) Delete(ctx context.Context, keys ...string) error {
-	if err := c.checkKeys(keys); err != nil || len(keys) == 0 {
-		return err
-	}
-	return c.observeWrite(ctx, OpDelete, oneKey(keys), func(ctx context.Context) error {
-		c.ctr.deletes.Add(1)
-		return c.deleteLocal(ctx, keys, true)
-	})
-}
-
-// deleteLocal removes keys from the value tiers and, when remote is set, from the byte tiers. It
-// goes from the lowest tier up, so that a read running meanwhile cannot copy the old value from a
-// lower tier back into one already cleared.
-func (c *Cache) deleteLocal(ctx context.Context, keys []string, remote bool) error {
-	c.gens.bump(keys...)
+// deleteTiers removes keys from the value tiers and, when remote is set, from the byte tiers,
+// from the lowest tier up. It runs within a change of the keys. Unlike a dropped write, a failed
+// delete leaves an old value behind, so its error is returned whatever the fail mode.
+func (c *Cache) deleteTiers(ctx context.Context, keys []string, remote bool) error {
 	var errs []error
 	for i := len(c.tiers) - 1; i >= 0; i-- {
 		t := c.tiers[i]
@@ -116,6 +187,29 @@ func (c *Cache) deleteLocal(ctx context.Context, keys []string, remote bool) err
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// deleteBytes removes keys from the byte tiers.
+func (c *Cache) deleteBytes(ctx context.Context, keys []string) error {
+	var errs []error
+	for _, t := range c.tiers {
+		if t.bb == nil {
+			continue
+		}
+		if err := c.remoteDelete(ctx, t, keys...); err != nil {
+			errs = append(errs, tierErr(t, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// deleteValues removes keys from the in-process tiers.
+func (c *Cache) deleteValues(keys ...string) {
+	for _, t := range c.tiers {
+		if t.vb != nil {
+			t.vb.Delete(keys...)
+		}
+	}
 }
 
 // maxScale is the largest TTLScale of the tiers: an index entry must outlive every copy it covers.

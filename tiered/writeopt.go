@@ -1,6 +1,8 @@
 package tiered
 
-// WriteOption adjusts one write: Set, or the store that follows a load.
+import "fmt"
+
+// WriteOption adjusts one write: Set, Update, SetMany, or the store that follows a load.
 type WriteOption func(*writeConfig)
 
 type writeConfig struct {
@@ -8,17 +10,24 @@ type writeConfig struct {
 }
 
 // Tags attaches tags to the entry, so that InvalidateTags can remove it together with every other
-// entry carrying one of them.
+// entry carrying one of them. A tag must not be empty.
 func Tags(tags ...string) WriteOption {
 	return func(w *writeConfig) { w.tags = append(w.tags, tags...) }
 }
 
-func writeOptions(opts []WriteOption) writeConfig {
+// writeOptions applies opts and checks the result: it returns an error wrapping
+// ErrInvalidOptions for an empty tag.
+func writeOptions(opts []WriteOption) (writeConfig, error) {
 	var w writeConfig
 	for _, o := range opts {
 		if o != nil {
 			o(&w)
 		}
 	}
-	return w
+	for _, t := range w.tags {
+		if t == "" {
+			return w, fmt.Errorf("%w: empty tag", ErrInvalidOptions)
+		}
+	}
+	return w, nil
 }

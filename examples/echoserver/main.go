@@ -58,7 +58,9 @@ func run(listen, redisURL string) error {
 			return err
 		}
 		opts.Tiers = append(opts.Tiers, tiered.Tier{Backend: l2})
-		opts.Bus = &tiered.BusOptions{}
+		if opts.Bus, err = redistier.NewBus(client, redistier.BusOptions{Channel: opts.Namespace + redistier.DefaultBusChannel}); err != nil {
+			return err
+		}
 	}
 	tc, err := tiered.New(opts)
 	if err != nil {

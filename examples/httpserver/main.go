@@ -128,7 +128,11 @@ func newTiered(redisURL string) (*tiered.Cache, func(), error) {
 			return nil, nil, err
 		}
 		opts.Tiers = append(opts.Tiers, tiered.Tier{Backend: l2})
-		opts.Bus = &tiered.BusOptions{} // invalidations reach every instance's L1
+		// Invalidations reach every instance's L1.
+		if opts.Bus, err = redistier.NewBus(client, redistier.BusOptions{Channel: opts.Namespace + redistier.DefaultBusChannel}); err != nil {
+			closeAll()
+			return nil, nil, err
+		}
 	}
 	tc, err := tiered.New(opts)
 	if err != nil {

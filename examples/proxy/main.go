@@ -1,10 +1,16 @@
 // Command proxy is a caching reverse proxy: httputil.ReverseProxy behind the strata HTTP cache,
-// with the semantics of an RFC 9111 shared cache and no default TTL (only what the origin says
-// is fresh is reused).
+// with the semantics of an RFC 9111 shared cache and no default TTL: what the origin says is
+// fresh is reused, plus heuristic freshness (RFC 9111 §4.2.2) for responses with Last-Modified
+// (-heuristic), stored responses are served stale when the origin fails (-stale-on-error), and
+// POST responses that name their own URL in Content-Location answer later GETs (-store-post), and
+// a request that strictly prefers one language gets a stored variant in that language
+// (-negotiate-language).
 //
 //	go run ./examples/proxy -listen 127.0.0.1:8080 -origin http://127.0.0.1:8000 [-redis redis://127.0.0.1:6379/0] [-adapter nethttp|echo]
 //
-// With -redis, entries live in an in-process L1 over Redis, shared by every proxy on that Redis.
+// With -redis, entries live in an in-process L1 over Redis, shared by every proxy on that Redis,
+// and the invalidation bus (Redis Pub/Sub) is on: an unsafe request or a purge through one proxy
+// removes the entry from the in-process tier of every other.
 // Each response carries a Cache-Status header (RFC 9211) saying what the cache did.
 package main
 
@@ -15,6 +21,7 @@ import (
 	"fmt"
 	"log/slog"
 	"mime"
+	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
@@ -52,6 +59,11 @@ func run() error {
 	l1Entries := flag.Int("l1-entries", httpcache.DefaultL1Entries, "entries kept in the in-process tier (without -redis)")
 	l1Bytes := flag.Uint64("l1-bytes", 256<<20, "bytes kept in the in-process tier (with -redis, where entries are weighed by their encoded size)")
 	targeted := flag.String("targeted", "CDN-Cache-Control", "comma-separated targeted cache-control fields (RFC 9213) obeyed before Cache-Control; empty for none")
+	heuristic := flag.Duration("heuristic", 24*time.Hour, "cap of heuristic freshness (10% of the time since Last-Modified); 0 turns it off")
+	staleOnError := flag.Duration("stale-on-error", time.Hour, "how long past its freshness a response may be served when the origin fails; 0 only within stale-if-error")
+	storePOST := flag.Bool("store-post", true, "store POST responses whose Content-Location is their own URL, for later GETs")
+	negotiate := flag.Bool("negotiate-language", true, "answer a request that strictly prefers one language with a stored variant in that language (Vary: Accept-Language alone)")
+	originTimeout := flag.Duration("origin-timeout", 30*time.Second, "how long to wait for the origin's response head (then 504, and stale if allowed)")
 	verbose := flag.Bool("v", false, "log warnings to stderr")
 	flag.Parse()
 
@@ -74,6 +86,7 @@ func run() error {
 	}
 	defer l1.Close()
 	tiers := []tiered.Tier{{Backend: l1}}
+	var bus tiered.Bus
 	if *redisURL != "" {
 		opt, err := redis.ParseURL(*redisURL)
 		if err != nil {
@@ -87,8 +100,12 @@ func run() error {
 			return err
 		}
 		tiers = append(tiers, tiered.Tier{Backend: l2})
+		// The proxies sharing this Redis invalidate each other over Pub/Sub.
+		if bus, err = redistier.NewBus(client, redistier.BusOptions{Channel: *namespace + redistier.DefaultBusChannel}); err != nil {
+			return err
+		}
 	}
-	tc, err := tiered.New(tiered.Options{Tiers: tiers, Codec: httpcache.Codec, Namespace: *namespace, Logger: logger})
+	tc, err := tiered.New(tiered.Options{Tiers: tiers, Codec: httpcache.Codec, Namespace: *namespace, Bus: bus, Logger: logger})
 	if err != nil {
 		return err
 	}
@@ -99,21 +116,34 @@ func run() error {
 			fields = append(fields, f)
 		}
 	}
-	cache, err := httpcache.New(httpcache.Options{Cache: tc, MaxBodySize: *maxBody, TargetedCacheControl: fields, Logger: logger})
+	cache, err := httpcache.New(httpcache.Options{
+		Cache: tc, MaxBodySize: *maxBody, TargetedCacheControl: fields, Logger: logger,
+		MaxHeuristicFreshness: *heuristic, MaxStaleOnError: *staleOnError, StorePOST: *storePOST,
+		NegotiateLanguage: *negotiate,
+	})
 	if err != nil {
 		return err
 	}
 	defer cache.Close()
 
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	transport.ResponseHeaderTimeout = *originTimeout
 	rp := &httputil.ReverseProxy{
+		Transport: transport,
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(origin)
 			pr.SetXForwarded()
 		},
 		ErrorLog: nil,
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			// A 5xx lets the cache serve a stored response instead, where that is allowed.
 			logger.Warn("proxy: origin unreachable", "error", err)
-			w.WriteHeader(http.StatusBadGateway)
+			code := http.StatusBadGateway
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				code = http.StatusGatewayTimeout
+			}
+			w.WriteHeader(code)
 		},
 	}
 	proxy := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

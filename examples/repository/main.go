@@ -60,7 +60,7 @@ type CachedRepo struct {
 func NewCachedRepo(cache *tiered.Cache, repo *Repo) (*CachedRepo, error) {
 	o := decorate.Options{
 		Name:     "users.byID",
-		Strategy: tiered.MediumTerm.WithJitter(0.1).WithNegativeTTL(time.Minute),
+		Strategy: tiered.MediumTerm.WithJitter(0.1).WithNegativeTTL(time.Minute).WithRefreshAhead(5 * time.Minute),
 		// A cached "not found" returns pgx.ErrNoRows, as the repository does (it wraps sql.ErrNoRows).
 		NotFound: []error{pgx.ErrNoRows},
 	}
@@ -68,7 +68,6 @@ func NewCachedRepo(cache *tiered.Cache, repo *Repo) (*CachedRepo, error) {
 	if err != nil {
 		return nil, err
 	}
-	o.RefreshAhead = 5 * time.Minute
 	one, err := decorate.Func(cache, repo.User, o)
 	if err != nil {
 		return nil, err
@@ -148,7 +147,7 @@ func run(ctx context.Context, out io.Writer, cfg config) error {
 		return err
 	}
 	const users = 1000
-	if err := repo.Seed(ctx, users); err != nil {
+	if err := repo.Fill(ctx, users); err != nil {
 		return err
 	}
 	var l2 redis.UniversalClient // stays a nil interface without Redis
@@ -244,7 +243,7 @@ func run(ctx context.Context, out io.Writer, cfg config) error {
 		return err
 	}
 	fmt.Fprintf(out, "  after Rename + Invalidate(42): %q\n", u.Name)
-	if err := repo.Seed(ctx, users); err != nil { // restore the name for the next run
+	if err := repo.Fill(ctx, users); err != nil { // restore the name for the next run
 		return err
 	}
 

@@ -40,7 +40,7 @@ func newRepo(t *testing.T, pool *pgxpool.Pool) *Repo {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = repo.Drop(context.Background()) })
-	if err := repo.Seed(t.Context(), 100); err != nil {
+	if err := repo.Fill(t.Context(), 100); err != nil {
 		t.Fatal(err)
 	}
 	return repo

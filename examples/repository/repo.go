@@ -37,13 +37,13 @@ func NewRepo(ctx context.Context, pool *pgxpool.Pool, table string) (*Repo, erro
 	return r, nil
 }
 
-// Seed makes the table hold users 1..n.
-func (r *Repo) Seed(ctx context.Context, n int) error {
+// Fill makes the table hold users 1..n.
+func (r *Repo) Fill(ctx context.Context, n int) error {
 	_, err := r.pool.Exec(ctx, `INSERT INTO `+r.table+` (id, name, email)
 		SELECT i, 'user-' || i, 'user' || i || '@example.com' FROM generate_series(1, $1::bigint) AS i
 		ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, email = EXCLUDED.email`, n)
 	if err != nil {
-		return fmt.Errorf("seed %s: %w", r.table, err)
+		return fmt.Errorf("fill %s: %w", r.table, err)
 	}
 	return nil
 }

@@ -16,6 +16,11 @@
 // and "*" (the matcher itself would refuse it, but SCAN and KEYS never ask it about "*").
 package glob
 
+import (
+	"errors"
+	"fmt"
+)
+
 // Match reports whether s matches the Redis glob pattern.
 func Match(pattern, s string) bool {
 	if pattern == "*" {
@@ -169,4 +174,41 @@ func HasMeta(pattern string) bool {
 		}
 	}
 	return false
+}
+
+// ErrUnterminatedClass is returned by Validate for a pattern with a "[" that no "]" closes.
+var ErrUnterminatedClass = errors.New(`glob: unterminated "[" class`)
+
+// Validate reports patterns whose meaning is an accident of Redis's matcher rather than what the
+// writer can have meant: a "[" class that no "]" closes (Redis lets it run to the end of the
+// pattern, so "user:[1" matches nothing that starts with "user:[1"). Escaped brackets ("\[")
+// are literal and fine.
+func Validate(pattern string) error {
+	for i := 0; i < len(pattern); i++ {
+		switch pattern[i] {
+		case '\\':
+			i++
+		case '[':
+			j := i + 1
+			if j < len(pattern) && pattern[j] == '^' {
+				j++
+			}
+			closed := false
+			for ; j < len(pattern); j++ {
+				if pattern[j] == '\\' {
+					j++
+					continue
+				}
+				if pattern[j] == ']' {
+					closed = true
+					break
+				}
+			}
+			if !closed {
+				return fmt.Errorf("%w at byte %d of %q", ErrUnterminatedClass, i, pattern)
+			}
+			i = j
+		}
+	}
+	return nil
 }

@@ -2,6 +2,7 @@ package glob_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -237,8 +238,8 @@ func naiveRest(p, s string) bool {
 }
 
 func FuzzMatch(f *testing.F) {
-	for _, seed := range [][2]string{{"*", "x"}, {"a[b-d]?\\*", "ac.*"}, {"[^", "q"}, {"*a*b", "aab"}, {"[\\", "\\"}} {
-		f.Add(seed[0], seed[1])
+	for _, in := range [][2]string{{"*", "x"}, {"a[b-d]?\\*", "ac.*"}, {"[^", "q"}, {"*a*b", "aab"}, {"[\\", "\\"}} {
+		f.Add(in[0], in[1])
 	}
 	f.Fuzz(func(t *testing.T, p, s string) {
 		if len(p) > 16 || len(s) > 16 || strings.Count(p, "*") > 4 {
@@ -252,4 +253,17 @@ func FuzzMatch(f *testing.F) {
 			t.Fatalf("Escape(%q) does not match itself", s)
 		}
 	})
+}
+
+func TestValidate(t *testing.T) {
+	for _, p := range []string{"*", "user:*", "a[bc]d", "a[^bc]", "[]", "[^]x]", `a\[b`, `[\]]`, `trailing\`, "x?y"} {
+		if err := glob.Validate(p); err != nil {
+			t.Errorf("Validate(%q) = %v", p, err)
+		}
+	}
+	for _, p := range []string{"user:[1", "[", "a[^", `a[\]`, "ok[a]then[b"} {
+		if err := glob.Validate(p); !errors.Is(err, glob.ErrUnterminatedClass) {
+			t.Errorf("Validate(%q) = %v, want ErrUnterminatedClass", p, err)
+		}
+	}
 }

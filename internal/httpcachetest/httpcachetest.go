@@ -116,10 +116,14 @@ func Do(h http.Handler, method, target string, header ...string) *httptest.Respo
 	return w
 }
 
-// Hit reports whether the response's Cache-Status says it was served from the cache.
+// Hit reports whether the response's Cache-Status says it was served from the cache: the last
+// member, which is this cache's (RFC 9211 §2: the cache nearest the user comes last).
 func Hit(w *httptest.ResponseRecorder) bool {
-	first, _, _ := strings.Cut(w.Header().Get("Cache-Status"), ",")
-	return strings.Contains(first, "; hit")
+	v := w.Header().Get("Cache-Status")
+	if i := strings.LastIndexByte(v, ','); i >= 0 {
+		v = v[i+1:]
+	}
+	return strings.Contains(v, "; hit")
 }
 
 // Counter is a handler that counts its calls and answers with fn.

@@ -374,7 +374,7 @@ func testCorrupt(t *testing.T, env *Env) {
 		fmt.Fprintf(w, "fresh %d", n)
 	}}
 	h := env.Handler(t, httpcache.Route{}, origin)
-	const key = "http:http://example.com/corrupt?"
+	const key = "http:http://example.com/corrupt"
 	ctx := Ctx(t)
 	Do(h, "GET", "http://example.com/corrupt")
 	if w := Do(h, "GET", "http://example.com/corrupt"); !Hit(w) {

@@ -32,6 +32,15 @@ func RunSemantics(t *testing.T, adapter Adapter) {
 		t.Run("HeadersNotStored", func(t *testing.T) { testHeadersNotStored(t, env) })
 		t.Run("FlushBypasses", func(t *testing.T) { testFlush(t, env) })
 		t.Run("FromRedisAfterL1Loss", func(t *testing.T) { testFromRedis(t, env) })
+		t.Run("CacheStatusOrderAndFwd", func(t *testing.T) { testCacheStatusOrder(t, env) })
+		t.Run("StoredOnlyWhenStored", func(t *testing.T) { testStoredOnlyWhenStored(t, env) })
+		t.Run("QueryMarkInKey", func(t *testing.T) { testQueryMark(t, env) })
+		t.Run("StaleOnError", func(t *testing.T) { testStaleOnError(t, env) })
+		t.Run("StaleOnConnectionError", func(t *testing.T) { testStaleOnConnectionError(t, env) })
+		t.Run("HeuristicFreshness", func(t *testing.T) { testHeuristicFreshness(t, env) })
+		t.Run("Ranges", func(t *testing.T) { testRanges(t, env) })
+		t.Run("StorePOST", func(t *testing.T) { testStorePOST(t, env) })
+		t.Run("NegotiateLanguage", func(t *testing.T) { testNegotiateLanguage(t, env) })
 	})
 }
 

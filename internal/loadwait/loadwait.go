@@ -1,44 +1,20 @@
 // Package loadwait lets tests wait until calls are blocked waiting on a coalesced read or load of
-// a tiered.Cache. The cache's counters only count a coalesced call once it has its result, so a
-// test that must hold a load until a second caller has joined it has nothing else to wait on.
+// a tiered.Cache (or on any other single-flight call of strata's). The cache's counters only
+// count a coalesced call once it has its result, so a test that must hold a load until a second
+// caller has joined it has nothing else to wait on.
 package loadwait
 
 import (
-	"bytes"
-	"runtime"
 	"testing"
 	"time"
+
+	"github.com/stratacache/strata/internal/flight"
 )
 
-// waitFrame is the frame of a caller blocked in the select of tiered's flight, waiting for the
-// result of a walk or load (its own detached one, or one another caller started).
-const waitFrame = "github.com/stratacache/strata/tiered.(*flight).do("
-
-// Blocked returns the number of goroutines blocked waiting on a walk or load of a tiered.Cache:
-// every caller coalesced onto another's load, and a leader whose load runs on its own goroutine
-// (one with a cancellable context).
-func Blocked() int {
-	buf := make([]byte, 1<<20)
-	for {
-		n := runtime.Stack(buf, true)
-		if n < len(buf) {
-			buf = buf[:n]
-			break
-		}
-		buf = make([]byte, 2*len(buf))
-	}
-	count := 0
-	for g := range bytes.SplitSeq(buf, []byte("\n\n")) {
-		header, rest, ok := bytes.Cut(g, []byte("\n"))
-		if !ok || !bytes.Contains(header, []byte(" [select")) {
-			continue
-		}
-		if bytes.HasPrefix(rest, []byte(waitFrame)) {
-			count++
-		}
-	}
-	return count
-}
+// Blocked returns the number of goroutines blocked waiting for the result of a single-flight
+// call: every caller coalesced onto another's walk or load, and a leader whose load runs on its
+// own goroutine (one with a cancellable context).
+func Blocked() int { return flight.Waiting() }
 
 // Wait polls until at least n goroutines are blocked as [Blocked] counts them, and fails the test
 // after ten seconds.
@@ -49,6 +25,6 @@ func Wait(t testing.TB, n int) {
 		if time.Now().After(deadline) {
 			t.Fatalf("%d calls waiting on a cache load after 10s, want %d", Blocked(), n)
 		}
-		time.Sleep(2 * time.Millisecond)
+		time.Sleep(time.Millisecond)
 	}
 }

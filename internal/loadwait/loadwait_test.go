@@ -21,8 +21,8 @@ func TestWait(t *testing.T) {
 	load := func(context.Context) (int, error) { close(entered); <-release; return 1, nil }
 	base := loadwait.Blocked()
 	var wg sync.WaitGroup
-	// The leader's context cannot be cancelled: its load runs on its own goroutine, which is
-	// blocked in the loader, not waiting.
+	// The leader's context cannot be cancelled: its load runs on its own goroutine, blocked in
+	// the loader, not waiting.
 	wg.Go(func() { _, _ = tiered.Load(context.Background(), c, "k", tiered.ShortTerm, load) })
 	<-entered
 	if n := loadwait.Blocked() - base; n != 0 {

@@ -1,9 +1,9 @@
 package grpccache
 
 import (
-	"strconv"
-	"strings"
 	"time"
+
+	"github.com/stratacache/strata/internal/cachecontrol"
 )
 
 // Metadata keys this package reads or writes.
@@ -29,42 +29,20 @@ type directives struct {
 	maxAge    time.Duration
 }
 
-// parseCacheControl reads cache-control metadata values: comma-separated directives, names
-// case-insensitive, arguments optionally quoted. A malformed max-age counts as max-age=0 (RFC 9111
-// §4.2.1: treat the response as stale).
+// parseCacheControl reads cache-control metadata values with the parser the HTTP middleware uses
+// (internal/cachecontrol): directive names case-insensitive, arguments optionally quoted (a quoted
+// comma does not end a directive). A malformed max-age, or two different ones, count as
+// max-age=0 (RFC 9111 §4.2.1: treat the response as stale).
 func parseCacheControl(values []string) directives {
-	var d directives
-	for _, v := range values {
-		for part := range strings.SplitSeq(v, ",") {
-			part = strings.TrimSpace(part)
-			if part == "" {
-				continue
-			}
-			name, arg, _ := strings.Cut(part, "=")
-			name = strings.ToLower(strings.TrimSpace(name))
-			switch name {
-			case "no-store":
-				d.noStore = true
-			case "no-cache":
-				d.noCache = true
-			case "private":
-				d.private = true
-			case "max-age":
-				arg = strings.Trim(strings.TrimSpace(arg), `"`)
-				secs, err := strconv.ParseInt(arg, 10, 64)
-				age := time.Duration(0)
-				if err == nil && secs > 0 {
-					if secs > int64(maxAgeCap/time.Second) {
-						secs = int64(maxAgeCap / time.Second)
-					}
-					age = time.Duration(secs) * time.Second
-				}
-				if !d.hasMaxAge || age < d.maxAge {
-					d.maxAge = age
-				}
-				d.hasMaxAge = true
-			}
-		}
+	cc := cachecontrol.Parse(values)
+	d := directives{
+		noStore:   cc.Has(cachecontrol.NoStore),
+		noCache:   cc.Has(cachecontrol.NoCache),
+		private:   cc.Has(cachecontrol.Private),
+		hasMaxAge: cc.Has(cachecontrol.MaxAge),
+	}
+	if d.hasMaxAge {
+		d.maxAge = min(time.Duration(cc.MaxAge)*time.Second, maxAgeCap)
 	}
 	return d
 }

@@ -171,7 +171,7 @@ func (c *Client) intercept(ctx context.Context, fullMethod string, req, reply an
 	if d.noStore || d.noCache || d.maxAge <= 0 {
 		if mode == modeRefresh {
 			// The server no longer lets this response be kept: drop the old one.
-			if err := c.cache.Delete(context.WithoutCancel(ctx), key); err != nil {
+			if err := c.cache.Invalidate(context.WithoutCancel(ctx), key); err != nil {
 				c.log.Warn("grpccache: stale response not removed", "method", fullMethod, "error", err)
 			}
 		}

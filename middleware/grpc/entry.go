@@ -19,8 +19,9 @@ type entry struct {
 	header   metadata.MD // without cache-status
 	trailer  metadata.MD
 	storedAt int64 // when the handler produced the response, Unix nanoseconds
-	// freshUntil is when the entry stops being fresh in the cache that stored it, Unix nanoseconds
-	// (a lower bound when the strategy has jitter); 0 when unknown.
+	// freshUntil is when the entry stops being fresh in the cache that stored it under the
+	// strategy's nominal TTL, Unix nanoseconds (jitter, drawn by the cache, may end it sooner);
+	// 0 when unknown.
 	freshUntil int64
 }
 

@@ -135,7 +135,12 @@ func TestParseCacheControl(t *testing.T) {
 		{[]string{"no-store"}, directives{noStore: true}},
 		{[]string{" No-Cache , private"}, directives{noCache: true, private: true}},
 		{[]string{"max-age=60"}, directives{hasMaxAge: true, maxAge: time.Minute}},
-		{[]string{`max-age="30"`, "max-age=60"}, directives{hasMaxAge: true, maxAge: 30 * time.Second}},
+		{[]string{`max-age="30"`, "max-age=30"}, directives{hasMaxAge: true, maxAge: 30 * time.Second}},
+		// Two different max-age values make the response stale (RFC 9111 §4.2.1).
+		{[]string{`max-age="30"`, "max-age=60"}, directives{hasMaxAge: true}},
+		// A quoted comma does not end a directive.
+		{[]string{`x="a, no-store", max-age=60`}, directives{hasMaxAge: true, maxAge: time.Minute}},
+		{[]string{`no-cache="a, b", max-age=5`}, directives{noCache: true, hasMaxAge: true, maxAge: 5 * time.Second}},
 		{[]string{"max-age=abc"}, directives{hasMaxAge: true}},
 		{[]string{"max-age=-5"}, directives{hasMaxAge: true}},
 		{[]string{"max-age=99999999999999999"}, directives{hasMaxAge: true, maxAge: maxAgeCap}},

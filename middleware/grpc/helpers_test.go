@@ -216,14 +216,6 @@ func (e *env) counter(ctx context.Context, req any, info *grpc.UnaryServerInfo, 
 	return handler(ctx, req)
 }
 
-// waitEntered waits until n calls reached the server, then a little longer so that they reach
-// the cache.
-func (e *env) waitEntered(t testing.TB, n int64) {
-	t.Helper()
-	waitFor(t, func() bool { return e.entered.Load() >= n })
-	time.Sleep(200 * time.Millisecond)
-}
-
 func (e *env) serve(t testing.TB, opts ...grpc.ServerOption) {
 	t.Helper()
 	e.serveService(t, func(s *grpc.Server) { testpb.RegisterItemServiceServer(s, e.srv) }, opts...)

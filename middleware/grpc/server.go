@@ -229,7 +229,7 @@ func (s *Server) intercept(ctx context.Context, req any, info *grpc.UnaryServerI
 		if m.output != "" && e.msg.ProtoReflect().Descriptor().FullName() != m.output {
 			// A foreign entry under this key: drop it and answer from the handler.
 			s.log.Warn("grpccache: cached response has the wrong type; dropping it", "method", m.name)
-			_ = s.cache.Delete(context.WithoutCancel(ctx), key)
+			_ = s.cache.Invalidate(context.WithoutCancel(ctx), key)
 			return s.bypass(ctx, req, handler)
 		}
 		st := StatusHit
@@ -297,8 +297,9 @@ func (s *Server) run(ctx context.Context, m *method, req any, handler grpc.Unary
 	now := time.Now()
 	e := &entry{msg: msg, header: header, trailer: trailer, storedAt: now.UnixNano()}
 	if st := m.policy.Strategy; st.TTL > 0 {
-		fresh := time.Duration(float64(st.TTL) * (1 - st.Jitter))
-		e.freshUntil = now.Add(fresh).UnixNano()
+		// The strategy's nominal freshness: the cache draws the entry's jitter itself, and may
+		// end it sooner.
+		e.freshUntil = now.Add(st.TTL).UnixNano()
 	}
 	return e, nil
 }
@@ -312,7 +313,7 @@ func (s *Server) answer(ctx context.Context, m *method, key string, req any, han
 	if out != nil {
 		if replace && out.err == nil && ctx.Err() == nil {
 			// An OK answer that may not be stored: the stored one is no longer right either.
-			if err := s.cache.Delete(context.WithoutCancel(ctx), key); err != nil {
+			if err := s.cache.Invalidate(context.WithoutCancel(ctx), key); err != nil {
 				s.log.Warn("grpccache: stale response not removed", "method", m.name, "error", err)
 			}
 		}

@@ -5,10 +5,10 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
-	"sync"
 	"sync/atomic"
 	"time"
 
+	sf "github.com/stratacache/strata/internal/flight"
 	"github.com/stratacache/strata/tiered"
 	ottertier "github.com/stratacache/strata/tiered/otter"
 )
@@ -23,20 +23,17 @@ type Cache struct {
 	ownedL1 *ottertier.Backend
 
 	flights flights
-	revalMu sync.Mutex
-	revals  map[string]struct{}
-	bg      sync.WaitGroup
+	revals  sf.Group[string, struct{}] // background revalidations, one per stored key
 	closed  atomic.Bool
 }
 
 // New builds a Cache. It returns an error wrapping [ErrInvalidOptions] for inconsistent options,
-// or [ErrCodec] when Options.Cache cannot encode entries (build it with Codec: httpcache.Codec).
+// Entries encode themselves (encoding.BinaryMarshaler), so any tiered cache holds them.
 func New(opts Options) (*Cache, error) {
 	if err := opts.resolve(); err != nil {
 		return nil, err
 	}
-	c := &Cache{opts: opts, tc: opts.Cache, revals: make(map[string]struct{})}
-	c.flights.m = make(map[string]*flight)
+	c := &Cache{opts: opts, tc: opts.Cache}
 	if c.tc == nil {
 		l1, err := ottertier.New(ottertier.Options{MaxBytes: DefaultL1MaxBytes})
 		if err != nil {
@@ -48,39 +45,17 @@ func New(opts Options) (*Cache, error) {
 			return nil, fmt.Errorf("%w: %w", ErrInvalidOptions, err)
 		}
 		c.tc, c.owned, c.ownedL1 = tc, true, l1
-	} else if err := checkCodec(c.tc.Codec()); err != nil {
-		return nil, err
 	}
 	return c, nil
 }
 
-// checkCodec makes sure an entry survives the cache's codec.
-func checkCodec(codec tiered.Codec) error {
-	probe := &entry{key: "probe", status: 200, header: http.Header{"X": {"y"}}, body: []byte("z")}
-	data, err := codec.Marshal(probe)
-	if err != nil {
-		return fmt.Errorf("%w (%s): %w", ErrCodec, codec.Name(), err)
-	}
-	var back *entry
-	if err := codec.Unmarshal(data, &back); err != nil {
-		return fmt.Errorf("%w (%s): %w", ErrCodec, codec.Name(), err)
-	}
-	if back == nil || back.key != "probe" || back.header.Get("X") != "y" || string(back.body) != "z" {
-		return fmt.Errorf("%w (%s)", ErrCodec, codec.Name())
-	}
-	return nil
-}
-
-// Close waits for background revalidations and releases the tiered cache when New built it.
-// Requests served after Close are passed to the handler uncached.
+// Close stops new background revalidations and, when New built the tiered cache, closes it, which
+// waits for those already running. A tiered cache passed in Options stays the caller's: its Close
+// waits for them.
 func (c *Cache) Close() error {
-	c.revalMu.Lock() // see backgroundRevalidate
-	already := c.closed.Swap(true)
-	c.revalMu.Unlock()
-	if already {
+	if c.closed.Swap(true) {
 		return nil
 	}
-	c.bg.Wait()
 	if c.owned {
 		err := c.tc.Close()
 		c.ownedL1.Close()
@@ -165,7 +140,7 @@ func (c *Cache) Serve(w http.ResponseWriter, r *http.Request, rt *Route, o Origi
 	now := time.Now().UnixNano()
 	e, miss := c.lookup(r.Context(), canon, skey, r.Header)
 	// The common hit: a fresh entry and a request without conditions of its own.
-	if e != nil && ri.cc.flags == 0 && !ri.auth && !e.cc.has(ccNoCache) && e.lifetime > e.age(now) &&
+	if e != nil && ri.cc.Flags == 0 && !ri.auth && !e.cc.Has(ccNoCache) && e.lifetime > e.age(now) &&
 		!hasPreconditions(r.Header) {
 		c.serveEntry(w, r, e, now, cacheStatus{hit: true})
 		return
@@ -200,7 +175,7 @@ func (c *Cache) fillRequestInfo(ri *reqInfo, r *http.Request) {
 	} else if p, ok := r.Header["Pragma"]; ok {
 		for _, v := range p {
 			if containsToken(v, "no-cache") {
-				ri.cc.flags |= ccNoCache
+				ri.cc.Flags |= ccNoCache
 			}
 		}
 	}
@@ -238,7 +213,9 @@ type exchange struct {
 func (x *exchange) run(e *entry, miss string, now int64) {
 	r := x.r
 	if e != nil && x.ri.auth && !e.authOK {
-		e, miss = nil, "uri-miss"
+		// A stored response the request's Authorization keeps it from using (RFC 9211: the
+		// request's semantics did not allow its use).
+		e, miss = nil, "request"
 	}
 	if e != nil && hasPreconditions(r.Header) {
 		e, miss = nil, "request"
@@ -247,14 +224,14 @@ func (x *exchange) run(e *entry, miss string, now int64) {
 		if x.useStored(e, now) {
 			return
 		}
-		if x.ri.cc.has(ccOnlyIfCached) {
+		if x.ri.cc.Has(ccOnlyIfCached) {
 			x.gatewayTimeout()
 			return
 		}
 		x.revalidate(e)
 		return
 	}
-	if x.ri.cc.has(ccOnlyIfCached) {
+	if x.ri.cc.Has(ccOnlyIfCached) {
 		x.gatewayTimeout()
 		return
 	}
@@ -264,15 +241,15 @@ func (x *exchange) run(e *entry, miss string, now int64) {
 // useStored serves e when the request and e's freshness allow it, and reports whether it did.
 func (x *exchange) useStored(e *entry, now int64) bool {
 	rcc := &x.ri.cc
-	if e.cc.has(ccNoCache) || rcc.has(ccNoCache) {
+	if e.cc.Has(ccNoCache) || rcc.Has(ccNoCache) {
 		return false
 	}
 	age := e.age(now)
 	left := e.lifetime - age
-	if rcc.has(ccMaxAge) && age > rcc.maxAge*int64(time.Second) {
+	if rcc.Has(ccMaxAge) && age > rcc.MaxAge*int64(time.Second) {
 		return false
 	}
-	if rcc.has(ccMinFresh) && left < rcc.minFresh*int64(time.Second) {
+	if rcc.Has(ccMinFresh) && left < rcc.MinFresh*int64(time.Second) {
 		return false
 	}
 	st := cacheStatus{hit: true, hasTTL: true, ttl: e.ttlSeconds(now)}
@@ -285,7 +262,7 @@ func (x *exchange) useStored(e *entry, now int64) bool {
 		return false
 	}
 	stale := -left
-	if rcc.has(ccMaxStaleAny) || (rcc.has(ccMaxStale) && stale <= rcc.maxStale*int64(time.Second)) {
+	if rcc.Has(ccMaxStaleAny) || (rcc.Has(ccMaxStale) && stale <= rcc.MaxStale*int64(time.Second)) {
 		st.detail = "max-stale"
 		x.c.serveEntry(x.w, x.r, e, now, st)
 		return true
@@ -330,10 +307,31 @@ func (c *Cache) lookup(ctx context.Context, canon, skey string, h http.Header) (
 	// of the marker, and so out of reach of the purges and invalidations that walk the list) is
 	// an orphan, a miss until it is stored again.
 	if !slices.Contains(base.variants, vkey) {
-		return nil, "vary-miss"
+		return c.lookupLanguage(ctx, canon, skey, base, h)
 	}
 	v, found, err := tiered.Get[*entry](ctx, c.tc, vkey)
 	if err != nil || !found || v == nil || v.marker || v.key != canon || v.varyVals != vals {
+		return c.lookupLanguage(ctx, canon, skey, base, h)
+	}
+	return v, ""
+}
+
+// lookupLanguage finds, with Options.NegotiateLanguage, the stored variant of a URL varying on
+// Accept-Language alone whose Content-Language is the language the request strictly prefers.
+func (c *Cache) lookupLanguage(ctx context.Context, canon, skey string, m *entry, h http.Header) (*entry, string) {
+	if !c.opts.NegotiateLanguage || len(m.varyNames) != 1 || m.varyNames[0] != "Accept-Language" {
+		return nil, "vary-miss"
+	}
+	lang := preferredLanguage(h["Accept-Language"])
+	if lang == "" {
+		return nil, "vary-miss"
+	}
+	lkey := languageKey(skey, lang)
+	if !slices.Contains(m.variants, lkey) {
+		return nil, "vary-miss"
+	}
+	v, found, err := tiered.Get[*entry](ctx, c.tc, lkey)
+	if err != nil || !found || v == nil || v.marker || v.key != canon || contentLanguage(v.header) != lang {
 		return nil, "vary-miss"
 	}
 	return v, ""

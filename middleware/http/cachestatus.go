@@ -10,7 +10,7 @@ import (
 // a key, a URL or a header value.
 type cacheStatus struct {
 	hit       bool
-	fwd       string // bypass, method, uri-miss, vary-miss, miss, request, stale
+	fwd       string // bypass, method, uri-miss, vary-miss, miss, request, stale (RFC 9211 §2.2)
 	fwdStatus int
 	stored    bool
 	collapsed bool
@@ -51,12 +51,16 @@ func (c *Cache) statusValue(s cacheStatus) string {
 	return b.String()
 }
 
-// setStatus puts this cache's entry first in h's Cache-Status, ahead of any from caches nearer
-// the origin.
+// setStatus adds this cache's member to h's Cache-Status. RFC 9211 §2 orders the members from
+// the cache nearest the origin to the one nearest the user, so this cache's goes last, after
+// those the origin's response brought.
 func (c *Cache) setStatus(h http.Header, s cacheStatus) {
-	v := c.statusValue(s)
+	appendStatus(h, c.statusValue(s))
+}
+
+func appendStatus(h http.Header, v string) {
 	if old := h["Cache-Status"]; len(old) > 0 {
-		v = v + ", " + strings.Join(old, ", ")
+		v = strings.Join(old, ", ") + ", " + v
 	}
 	h["Cache-Status"] = []string{v}
 }

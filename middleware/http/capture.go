@@ -14,14 +14,18 @@ type captureMode uint8
 const (
 	modeUndecided captureMode = iota
 	modePass                  // to the client only
-	modeTee                   // to the client and into the buffer, to be stored
+	modeTee                   // into the buffer, to be stored, and to the client once that is done
 	modeDiscard               // nowhere: the engine answers the client itself
 )
 
 // capture is the http.ResponseWriter the handler writes to on a miss or a revalidation. The
 // response head is decided once, when the handler first writes body bytes, flushes or returns
-// (like net/http, which sends the head at that point): decide then picks the mode. Bodies are
-// never held back from the client; a tee only keeps a copy, up to the size cap.
+// (like net/http, which sends the head at that point): decide then picks the mode.
+//
+// A response to be stored (modeTee) is held: its head and body reach the client when the engine
+// calls release, after storing it, so that Cache-Status says "stored" only of a response that
+// was, or as soon as the body outgrows the size cap, a flush or a hijack makes it a stream that
+// is not stored. A Content-Length above the cap makes it a stream at once: nothing is buffered.
 type capture struct {
 	w          http.ResponseWriter
 	h          http.Header
@@ -32,12 +36,17 @@ type capture struct {
 	limit      int64
 	n          int64
 	dropped    bool // the copy was abandoned (too large, flushed, hijacked)
+	held       bool // modeTee: the head has not been sent; the body so far is in buf
+	tooLarge   bool // the body is, or is announced to be, larger than the cap
 	hijacked   bool
 	surrogate  string
 	forward1xx bool // informational responses may reach the client
 
 	decide func(cw *capture)
 	onDrop func()
+	// onHead, when set, runs just before a held head is sent, with whether the response was
+	// stored: it writes Cache-Status.
+	onHead func(cw *capture, stored bool)
 }
 
 func newCapture(w http.ResponseWriter, limit int64, surrogate string, decide func(*capture)) *capture {
@@ -77,24 +86,25 @@ func (cw *capture) Write(p []byte) (int, error) {
 		cw.commit(p)
 	}
 	cw.n += int64(len(p))
-	switch cw.mode {
-	case modeDiscard:
+	switch {
+	case cw.mode == modeDiscard:
 		return len(p), nil
-	case modeTee:
-		if !cw.dropped {
-			need := int64(len(cw.buf)) + int64(len(p))
-			switch {
-			case need > cw.limit:
-				cw.drop()
-			case need > int64(cap(cw.buf)):
-				// Grow by doubling up to the cap: append's gentler growth for large slices
-				// would allocate several times the cap on the way to it.
-				nb := make([]byte, len(cw.buf), min(max(2*int64(cap(cw.buf)), need, 4096), cw.limit))
-				copy(nb, cw.buf)
-				cw.buf = append(nb, p...)
-			default:
-				cw.buf = append(cw.buf, p...)
-			}
+	case cw.held:
+		need := int64(len(cw.buf)) + int64(len(p))
+		switch {
+		case need > cw.limit:
+			cw.tooLarge = true
+			cw.release(false) // from here on, a stream
+		case need > int64(cap(cw.buf)):
+			// Grow by doubling up to the cap: append's gentler growth for large slices
+			// would allocate several times the cap on the way to it.
+			nb := make([]byte, len(cw.buf), min(max(2*int64(cap(cw.buf)), need, 4096), cw.limit))
+			copy(nb, cw.buf)
+			cw.buf = append(nb, p...)
+			return len(p), nil
+		default:
+			cw.buf = append(cw.buf, p...)
+			return len(p), nil
 		}
 	}
 	n, err := cw.w.Write(p)
@@ -120,20 +130,28 @@ func (cw *capture) commit(first []byte) {
 		}
 	}
 	cw.decide(cw)
-	if cw.mode == modeDiscard {
+	switch cw.mode {
+	case modeDiscard:
 		return
-	}
-	if cw.mode == modeTee {
+	case modeTee:
 		if cl := cw.h.Get("Content-Length"); cl != "" {
-			if n, err := strconv.ParseInt(cl, 10, 64); err == nil && n >= 0 {
-				if n > cw.limit {
-					cw.drop()
-				} else {
-					cw.buf = make([]byte, 0, n)
-				}
+			if n, err := strconv.ParseInt(cl, 10, 64); err == nil && n > cw.limit {
+				cw.tooLarge = true
+				cw.held = true
+				cw.release(false) // announced too large: streamed, nothing buffered
+				return
+			} else if err == nil && n >= 0 {
+				cw.buf = make([]byte, 0, n)
 			}
 		}
+		cw.held = true
+		return
 	}
+	cw.sendHead()
+}
+
+// sendHead sends the response head to the client (the surrogate-key header left out).
+func (cw *capture) sendHead() {
 	dst := cw.w.Header()
 	for k, vs := range cw.h {
 		if k != cw.surrogate {
@@ -141,6 +159,34 @@ func (cw *capture) commit(first []byte) {
 		}
 	}
 	cw.w.WriteHeader(cw.status)
+}
+
+// release sends a held response on to the client: its head (after onHead, told whether it was
+// stored), and the body buffered so far. Unless it was stored, the stored copy is abandoned and
+// the rest of the body streams through. It does nothing for a response that is not held.
+func (cw *capture) release(stored bool) {
+	if !cw.held {
+		return
+	}
+	cw.held = false
+	if cw.onHead != nil {
+		cw.onHead(cw, stored)
+	}
+	buf := cw.buf
+	if !stored {
+		cw.mode = modePass
+		cw.drop()
+	}
+	if _, ok := cw.h["Content-Length"]; !ok && !cw.tooLarge && cw.n == int64(len(buf)) && bodyAllowed(cw.status) {
+		// The whole body is known: say how long it is.
+		cw.h["Content-Length"] = []string{strconv.Itoa(len(buf))}
+	}
+	cw.sendHead()
+	if len(buf) > 0 {
+		if _, err := cw.w.Write(buf); err != nil {
+			cw.drop()
+		}
+	}
 }
 
 // canonicalizeHeader merges the values of header names a handler wrote into the map directly
@@ -199,6 +245,7 @@ func (cw *capture) FlushError() error {
 	if cw.mode == modeDiscard {
 		return nil
 	}
+	cw.release(false)
 	cw.drop()
 	return http.NewResponseController(cw.w).Flush()
 }
@@ -208,6 +255,7 @@ func (cw *capture) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	if cw.committed && cw.mode == modeDiscard {
 		return nil, nil, http.ErrNotSupported
 	}
+	cw.release(false)
 	cw.drop()
 	cw.hijacked = true
 	cw.committed = true

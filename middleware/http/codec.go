@@ -48,6 +48,20 @@ func (c entryCodec) Unmarshal(data []byte, ptr any) error {
 	return c.fallback.Unmarshal(data, ptr)
 }
 
+// MarshalBinary encodes e in the compact binary form: entries encode themselves, so any tiered
+// cache holds them whatever its codec.
+func (e *entry) MarshalBinary() ([]byte, error) { return appendEntry(nil, e), nil }
+
+// UnmarshalBinary decodes what MarshalBinary wrote.
+func (e *entry) UnmarshalBinary(data []byte) error {
+	d, err := decodeEntry(data)
+	if err != nil {
+		return err
+	}
+	*e = *d
+	return nil
+}
+
 const (
 	entryMagic   = 0xB7
 	entryVersion = 1

@@ -10,7 +10,8 @@
 //
 // Nothing is reused unless the origin says it may be: a response without explicit freshness
 // (max-age, s-maxage or Expires) is not served from the cache, except where an application opts a
-// route into a default TTL with [Route.Strategy]. Whatever the route, the cache never stores
+// route into a default TTL with [Route.Strategy] or turns on heuristic freshness (RFC 9111
+// §4.2.2) with [Options.MaxHeuristicFreshness]. Whatever the route, the cache never stores
 // responses carrying Set-Cookie, private, no-store or Vary: *, partial content (206), 304s,
 // error statuses without explicit freshness, responses to requests with Authorization (unless the
 // response is public, s-maxage or must-revalidate and carries explicit freshness of its own: a
@@ -19,9 +20,13 @@
 // without being part of the URL (X-Forwarded-Host and the like, see [Options.UnkeyedHeaders]).
 //
 // The cache key holds the scheme (https for a request that arrived over TLS, http otherwise,
-// whatever an absolute-form request line says), the host (lower-cased, default port removed), the path and the
-// query as the server received them, and the values of the request headers the response names in
-// Vary. Keys, header values and bodies never appear in logs or in the Cache-Status header.
+// whatever an absolute-form request line says), the host (lower-cased, default port removed),
+// the path and the query as the server received them ("/p?" and "/p" are different targets),
+// and the values of the request headers the response names in Vary, normalised as RFC 9111 §4.1
+// allows: several lines count as one, whitespace around list commas does not count (commas in
+// quoted strings and comments separate nothing), and Accept-Language, Accept-Encoding and
+// Accept-Charset compare as sets of weighted, case-insensitive members (see also
+// [Options.NegotiateLanguage]). Keys, header values and bodies never appear in logs or in the Cache-Status header.
 //
 // # Storage
 //
@@ -47,6 +52,21 @@
 // with their own validators or ranges, or with no-cache, never wait. Concurrent requests that find
 // the same stale entry share one revalidation the same way; with stale-while-revalidate, one
 // background revalidation per entry runs at a time.
+//
+// # Cache-Status, ranges, stale responses
+//
+// Every response carries this cache's member of Cache-Status (RFC 9211), after the members the
+// origin's response brought from caches nearer the origin. A stored response the request's own
+// directives or Authorization keep from being used is reported fwd=request, a stale one
+// fwd=stale; "stored" appears only on a response that was: a response to be stored reaches the
+// client once it is, and a body that outgrows [Options.MaxBodySize] (or a Content-Length above
+// it) streams through with detail=too-large.
+//
+// Range requests are answered from stored complete responses (206, multipart/byteranges for
+// several ranges, 416 when none can be satisfied); partial responses are never stored.
+// When the origin fails to revalidate a stored response (a 5xx), the stored response is served
+// within its stale-if-error window or [Options.MaxStaleOnError], never when must-revalidate,
+// proxy-revalidate, no-cache or s-maxage forbid it.
 //
 // # Freshness
 //

@@ -25,7 +25,7 @@ type entry struct {
 	body      []byte
 	reqTime   int64  // when the request that produced the response was sent (Unix ns)
 	respTime  int64  // when its response was received (Unix ns)
-	defTTL    int64  // the route's default lifetime (ns), used when the response has no freshness
+	defTTL    int64  // the route's default or the heuristic lifetime (ns), used when the response has no explicit freshness
 	defStale  int64  // the route's default stale-while-revalidate window (ns)
 	ccField   string // the targeted field (RFC 9213) that sets the policy; "" for Cache-Control
 
@@ -62,17 +62,13 @@ func (e *entry) derive() {
 		return
 	}
 	h := e.header
-	if e.ccField != "" {
-		e.cc = parseField(h, e.ccField)
-	} else {
-		e.cc = parseCacheControl(h)
-	}
+	e.cc = policyOf(h, e.ccField)
 	e.etag = h.Get("Etag")
 	e.lastModified = h.Get("Last-Modified")
 	// Only a response that says it may be shared and how long it is fresh goes to requests with
 	// Authorization: never one whose lifetime is the route's default.
-	e.authOK = e.cc.has(ccPublic|ccSMaxAge|ccMustRevalidate) && hasExplicitFreshness(h, &e.cc, e.ccField)
-	e.noStale = e.cc.has(ccMustRevalidate | ccProxyRevalidate | ccSMaxAge | ccNoCache)
+	e.authOK = e.cc.Has(ccPublic|ccSMaxAge|ccMustRevalidate) && hasExplicitFreshness(h, &e.cc, e.ccField)
+	e.noStale = e.cc.Has(ccMustRevalidate | ccProxyRevalidate | ccSMaxAge | ccNoCache)
 	e.lengthV = []string{strconv.Itoa(len(e.body))}
 	e.fields = make([]field, 0, len(h)) // never reuse: a freshened copy shares the old slice
 	for k, vs := range h {
@@ -109,7 +105,7 @@ func parseAge(h http.Header) (int64, bool) {
 // hasExplicitFreshness reports whether the response says how long it is fresh. Under a targeted
 // field (field != ""), Expires does not count.
 func hasExplicitFreshness(h http.Header, cc *cacheControl, field string) bool {
-	if cc.has(ccSMaxAge | ccMaxAge) {
+	if cc.Has(ccSMaxAge | ccMaxAge) {
 		return true
 	}
 	if field != "" {
@@ -120,13 +116,13 @@ func hasExplicitFreshness(h http.Header, cc *cacheControl, field string) bool {
 }
 
 // freshnessLifetime follows RFC 9111 §4.2.1 for a shared cache: s-maxage, then max-age, then
-// Expires minus Date, then the route's default (no heuristic freshness otherwise).
+// Expires minus Date, then the route's default or the heuristic lifetime (defTTL).
 func (e *entry) freshnessLifetime() int64 {
 	switch {
-	case e.cc.has(ccSMaxAge):
-		return e.cc.sMaxAge * int64(time.Second)
-	case e.cc.has(ccMaxAge):
-		return e.cc.maxAge * int64(time.Second)
+	case e.cc.Has(ccSMaxAge):
+		return e.cc.SMaxAge * int64(time.Second)
+	case e.cc.Has(ccMaxAge):
+		return e.cc.MaxAge * int64(time.Second)
 	}
 	if vs, ok := e.header["Expires"]; ok && e.ccField == "" {
 		if len(vs) != 1 {
@@ -152,8 +148,8 @@ func (e *entry) age(now int64) int64 {
 
 // swrWindow is how long past its lifetime the entry may be served while it is revalidated.
 func (e *entry) swrWindow() int64 {
-	if e.cc.has(ccStaleWhileRevalidate) {
-		return e.cc.swr * int64(time.Second)
+	if e.cc.Has(ccStaleWhileRevalidate) {
+		return e.cc.SWR * int64(time.Second)
 	}
 	if !hasExplicitFreshness(e.header, &e.cc, e.ccField) {
 		return e.defStale
@@ -163,8 +159,8 @@ func (e *entry) swrWindow() int64 {
 
 // sieWindow is how long past its lifetime the entry may be served when the origin fails.
 func (e *entry) sieWindow() int64 {
-	if e.cc.has(ccStaleIfError) {
-		return e.cc.sie * int64(time.Second)
+	if e.cc.Has(ccStaleIfError) {
+		return e.cc.SIE * int64(time.Second)
 	}
 	return 0
 }

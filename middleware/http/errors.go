@@ -5,9 +5,6 @@ import "errors"
 var (
 	// ErrInvalidOptions wraps every configuration error of [New] and [Cache.PurgeHandler].
 	ErrInvalidOptions = errors.New("httpcache: invalid options")
-	// ErrCodec is returned by [New] when the tiered cache's codec cannot store entries: build the
-	// cache with Codec: httpcache.Codec.
-	ErrCodec = errors.New("httpcache: the tiered cache's codec cannot encode HTTP entries")
 	// ErrCorruptEntry is what [Codec] returns for bytes that are not an entry it wrote. The tiered
 	// cache turns it into a miss.
 	ErrCorruptEntry = errors.New("httpcache: corrupt entry")

@@ -8,7 +8,7 @@ import (
 
 // coalescable reports whether a miss may share an origin request with concurrent misses.
 func (x *exchange) coalescable() bool {
-	if x.rt.NoCoalesce || x.ri.auth || x.ri.unkeyed || x.ri.cc.has(ccNoCache|ccNoStore) {
+	if x.rt.NoCoalesce || x.ri.auth || x.ri.unkeyed || x.ri.cc.Has(ccNoCache|ccNoStore) {
 		return false
 	}
 	h := x.r.Header
@@ -28,7 +28,7 @@ func (x *exchange) fetch(miss string) {
 	if x.coalescable() {
 		leader := false
 		if x.ri.get {
-			fl, leader = c.flights.join(x.skey)
+			fl, leader = c.flights.join(x.r.Context(), x.skey)
 		} else {
 			fl = c.flights.peek(x.skey) // a HEAD response is never stored: HEAD only follows
 		}
@@ -47,11 +47,11 @@ func (x *exchange) fetch(miss string) {
 // request goes to the origin itself.
 func (x *exchange) follow(fl *flight, fwd string) bool {
 	select {
-	case <-fl.done:
+	case <-fl.Done():
 	case <-x.r.Context().Done():
 		return true
 	}
-	e := fl.e
+	e, _ := fl.Result()
 	if e == nil || !e.matches(x.canon, x.r.Header) {
 		return false
 	}
@@ -72,24 +72,27 @@ func (x *exchange) forward(miss string, fl *flight) {
 		if e != nil {
 			pending = e
 			cw.mode = modeTee
-			st.stored = true
-		} else {
-			cw.mode = modePass
-			st.detail = reason
-			c.flights.release(x.skey, fl, nil)
+			cw.onHead = func(cw *capture, stored bool) {
+				st.stored = stored
+				if cw.tooLarge {
+					st.detail = "too-large"
+				}
+				c.setStatus(cw.h, st)
+			}
+			return
 		}
+		cw.mode = modePass
+		st.detail = reason
+		c.flights.release(x.skey, fl, nil)
 		c.setStatus(cw.h, st)
 	})
 	cw.onDrop = func() { c.flights.release(x.skey, fl, nil) }
-	defer func() {
-		if p := recover(); p != nil {
-			c.flights.release(x.skey, fl, nil)
-			panic(p)
-		}
-	}()
+	// Whatever happens in the handler (a panic, a runtime.Goexit), the followers are released.
+	defer c.flights.release(x.skey, fl, nil)
 	x.o.Serve(cw, x.r)
 	cw.finish()
-	if pending == nil || cw.dropped || cw.hijacked || !cw.complete() {
+	if pending == nil || !cw.held || cw.dropped || cw.hijacked || !cw.complete() {
+		cw.release(false)
 		c.flights.release(x.skey, fl, nil)
 		return
 	}
@@ -99,6 +102,7 @@ func (x *exchange) forward(miss string, fl *flight) {
 		pending = nil
 	}
 	c.flights.release(x.skey, fl, pending)
+	cw.release(pending != nil)
 }
 
 // prepare decides, when the head of a response is known, whether it will be stored, and builds
@@ -122,6 +126,11 @@ func (c *Cache) prepare(x *exchange, cw *capture, reqTime int64) (*entry, string
 	if !x.rt.Strategy.IsZero() && !x.ri.auth {
 		e.defTTL = int64(x.rt.Strategy.TTL)
 		e.defStale = int64(x.rt.Strategy.Stale)
+	} else if cc := policyOf(h, e.ccField); !x.ri.auth && !hasExplicitFreshness(h, &cc, e.ccField) {
+		// Heuristic freshness is kept where a route's default lifetime would be: both apply
+		// only to responses without explicit freshness, and neither to requests with
+		// Authorization.
+		e.defTTL = c.heuristicLifetime(cw.status, h, &cc, now)
 	}
 	e.derive()
 	if c.keepFor(e, now) <= 0 {

@@ -14,10 +14,11 @@ import (
 // SHA-256, and the canonical form kept in the entry is compared on every hit.
 const maxPlainKey = 1024
 
-// A canonical key is prefix + scheme + "://" + host + path + "?" + query. It is unambiguous: the
-// scheme holds no ':', the host holds no '/' or '?' (requests whose host does are not cached), the
-// path is the escaped path, which holds no '?', and the '?' is always present. It is readable in
-// redis-cli, and purges by pattern match it.
+// A canonical key is prefix + scheme + "://" + host + path, followed by "?" + query when the
+// target has a query, even an empty one: "/p" and "/p?" are different targets (RFC 3986 §6.2.3)
+// that an origin may answer differently. It is unambiguous: the scheme holds no ':', the host
+// holds no '/' or '?' (requests whose host does are not cached), and the path is the escaped
+// path, which holds no '?'. It is readable in redis-cli, and purges by pattern match it.
 
 // requestKey returns the canonical key of r and the key it is stored under. ok is false when the
 // request cannot be keyed safely (a host with characters no host has).
@@ -27,7 +28,7 @@ func (c *Cache) requestKey(r *http.Request) (canon, storage string, ok bool) {
 	if !ok {
 		return "", "", false
 	}
-	canon = c.buildKey(scheme, host, r.URL.EscapedPath(), r.URL.RawQuery)
+	canon = c.buildKey(scheme, host, r.URL.EscapedPath(), r.URL.RawQuery, r.URL.ForceQuery)
 	return canon, storageKey(c.opts.KeyPrefix, canon), true
 }
 
@@ -55,11 +56,14 @@ func (c *Cache) urlKey(u *url.URL) (canon, storage string, ok bool) {
 	if path == "" {
 		path = "/"
 	}
-	canon = c.buildKey(scheme, host, path, u.RawQuery)
+	canon = c.buildKey(scheme, host, path, u.RawQuery, u.ForceQuery)
 	return canon, storageKey(c.opts.KeyPrefix, canon), true
 }
 
-func (c *Cache) buildKey(scheme, host, path, query string) string {
+func (c *Cache) buildKey(scheme, host, path, query string, forceQuery bool) string {
+	if query == "" && !forceQuery {
+		return c.opts.KeyPrefix + scheme + "://" + host + path
+	}
 	return c.opts.KeyPrefix + scheme + "://" + host + path + "?" + query
 }
 
@@ -124,8 +128,9 @@ func varyNames(h http.Header) (names []string, star bool) {
 	return names, false
 }
 
-// varyValues returns the normalized values of the request headers named in names, each
-// length-prefixed (with absent headers told apart from empty ones), as one string.
+// varyValues returns the normalized values of the request headers named in names (see
+// normalizeValue), each length-prefixed (with absent headers told apart from empty ones), as one
+// string.
 func varyValues(r http.Header, names []string) string {
 	var b []byte
 	for _, n := range names {
@@ -134,28 +139,10 @@ func varyValues(r http.Header, names []string) string {
 			b = append(b, 0)
 			continue
 		}
-		v := normalizeValue(vs)
-		if caseInsensitiveValue[n] {
-			v = strings.ToLower(v)
-		}
+		v := normalizeValue(n, vs)
 		b = append(b, 1)
 		b = binary.AppendUvarint(b, uint64(len(v)))
 		b = append(b, v...)
 	}
 	return string(b)
-}
-
-// caseInsensitiveValue are request headers whose values compare without regard to case
-// (language tags, content codings, charsets), so variants are shared across spellings.
-var caseInsensitiveValue = map[string]bool{"Accept-Language": true, "Accept-Encoding": true, "Accept-Charset": true}
-
-// normalizeValue joins the lines of a header and removes optional whitespace around commas.
-func normalizeValue(vs []string) string {
-	var parts []string
-	for _, v := range vs {
-		for p := range strings.SplitSeq(v, ",") {
-			parts = append(parts, trimOWS(p))
-		}
-	}
-	return strings.Join(parts, ",")
 }

@@ -27,6 +27,10 @@ const (
 	// theirs by entries (ottertier.Options.MaxEntries). Such a cache's memory is bounded only by
 	// DefaultL1Entries × MaxBodySize (plus headers) in the worst case: prefer a byte bound.
 	DefaultL1Entries = 10_000
+	// DefaultHeuristicFraction is the share of a response's age at the time it was sent (Date
+	// minus Last-Modified) that heuristic freshness gives it, when Options.MaxHeuristicFreshness
+	// turns heuristic freshness on.
+	DefaultHeuristicFraction = 0.1
 	// DefaultName is the cache's name in Cache-Status.
 	DefaultName = "strata"
 	// DefaultKeyPrefix starts every key the middleware writes to the tiered cache.
@@ -70,6 +74,40 @@ type Options struct {
 	// went stale (beyond its stale-while-revalidate and stale-if-error windows), for revalidation.
 	// Zero means DefaultKeepStale; a negative value keeps nothing past those windows.
 	KeepStale time.Duration
+	// MaxStaleOnError is how long past its freshness a stored response may be served when the
+	// origin fails to answer its revalidation (any 5xx status: a reverse proxy answers 502 or
+	// 504 when it gets no response), whether or not the response carries stale-if-error (RFC 9111
+	// §4.2.4 allows a disconnected cache to serve stale). Never for responses whose
+	// must-revalidate, proxy-revalidate, s-maxage or no-cache forbid it. Entries are kept that
+	// much longer. Zero serves stale on error only within stale-if-error windows (RFC 5861).
+	// Cache-Status then shows fwd=stale, the origin's fwd-status and detail=origin-error (or
+	// detail=stale-if-error within such a window).
+	MaxStaleOnError time.Duration
+	// MaxHeuristicFreshness, when positive, turns on heuristic freshness (RFC 9111 §4.2.2) and
+	// caps it: a response without explicit freshness (max-age, s-maxage, Expires) and without a
+	// route default, whose status is heuristically cacheable (200, 203, 204, 300, 301, 308, 404,
+	// 405, 410, 414, 501) or that is marked public, and that carries Last-Modified, is fresh for
+	// HeuristicFraction of the time between Last-Modified and Date, at most this long. Zero
+	// leaves it off: only what the origin says is fresh is reused.
+	MaxHeuristicFreshness time.Duration
+	// HeuristicFraction is the share of the time since Last-Modified that heuristic freshness
+	// gives a response, in (0, 1]. Zero means DefaultHeuristicFraction (10%).
+	HeuristicFraction float64
+	// StorePOST stores a response to a POST for later GET and HEAD requests of the same URL when
+	// it says that it is that URL's representation — Content-Location equal to the request's
+	// URL — and how long it is fresh (RFC 9110 §9.3.3), under the same rules as a response to
+	// a GET. Off by default: an origin that sets Content-Location carelessly on responses that
+	// depend on the request body would have them served to GET requests.
+	StorePOST bool
+	// NegotiateLanguage lets a request whose Accept-Language strictly prefers one language
+	// (a single member with the highest weight, no "*") be answered with a stored variant whose
+	// Content-Language is exactly that language, for URLs whose responses vary on Accept-Language
+	// alone, although that variant was stored for another Accept-Language value. An origin that
+	// negotiates by the field's definition answers such a request with that language, which it
+	// has shown it has; one whose response also depends on the rest of the list (links to the
+	// other languages the client accepts, say) would see those differences lost. Off by default:
+	// variants are then shared only by requests whose normalised Accept-Language is equal.
+	NegotiateLanguage bool
 	// RevalidateTimeout bounds a background revalidation (stale-while-revalidate). Zero means
 	// DefaultRevalidateTimeout.
 	RevalidateTimeout time.Duration
@@ -108,6 +146,12 @@ func (o *Options) resolve() error {
 		return fmt.Errorf("%w: MaxBodySize %d is negative", ErrInvalidOptions, o.MaxBodySize)
 	case o.MaxVariants < 0:
 		return fmt.Errorf("%w: MaxVariants %d is negative", ErrInvalidOptions, o.MaxVariants)
+	case o.MaxStaleOnError < 0:
+		return fmt.Errorf("%w: MaxStaleOnError %v is negative", ErrInvalidOptions, o.MaxStaleOnError)
+	case o.MaxHeuristicFreshness < 0:
+		return fmt.Errorf("%w: MaxHeuristicFreshness %v is negative", ErrInvalidOptions, o.MaxHeuristicFreshness)
+	case !(o.HeuristicFraction >= 0 && o.HeuristicFraction <= 1): // NaN too
+		return fmt.Errorf("%w: HeuristicFraction %v is not in [0, 1]", ErrInvalidOptions, o.HeuristicFraction)
 	case o.RevalidateTimeout < 0:
 		return fmt.Errorf("%w: RevalidateTimeout %v is negative", ErrInvalidOptions, o.RevalidateTimeout)
 	}
@@ -136,6 +180,9 @@ func (o *Options) resolve() error {
 	}
 	if o.RevalidateTimeout == 0 {
 		o.RevalidateTimeout = DefaultRevalidateTimeout
+	}
+	if o.HeuristicFraction == 0 {
+		o.HeuristicFraction = DefaultHeuristicFraction
 	}
 	if o.SurrogateKeyHeader == "" {
 		o.SurrogateKeyHeader = DefaultSurrogateKeyHeader

@@ -31,11 +31,15 @@ func instance(t *testing.T, ns string) *httpcache.Cache {
 	if err != nil {
 		t.Fatal(err)
 	}
+	bus, err := redistier.NewBus(rdb, redistier.BusOptions{Channel: ns + redistier.DefaultBusChannel, HealthInterval: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
 	tc, err := tiered.New(tiered.Options{
 		Tiers:     []tiered.Tier{{Backend: l1}, {Backend: l2, Timeout: time.Second}},
 		Codec:     httpcache.Codec,
 		Namespace: ns,
-		Bus:       &tiered.BusOptions{HealthInterval: 200 * time.Millisecond},
+		Bus:       bus,
 	})
 	if err != nil {
 		t.Fatal(err)

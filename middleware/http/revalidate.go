@@ -23,35 +23,32 @@ func conditional(ctx context.Context, r *http.Request, e *entry) *http.Request {
 }
 
 // revalidate asks the origin about a stored entry that cannot be served as is. On 304 the entry
-// is freshened and served; on a server error within a stale-if-error window the stale entry is
-// served; otherwise the origin's response goes to the client (and is stored when it may be).
+// is freshened and served; when the origin fails (a 5xx: a proxy answers 502 or 504 when it
+// gets no response) the stored entry is served within its error window (errorWindow);
+// otherwise the origin's response goes to the client (and is stored when it may be).
 func (x *exchange) revalidate(e *entry) {
 	c := x.c
-	sie := e.sieWindow()
-	if x.ri.cc.has(ccStaleIfError) {
-		sie = max(sie, x.ri.cc.sie*int64(time.Second))
-	}
-	if e.noStale {
-		sie = 0
+	sie, sieDirective := x.errorWindow(e)
+	// RFC 9211: "stale" when the entry was stale (or must be validated), "request" when a fresh
+	// entry was passed over because of the request's own directives.
+	fwd := "stale"
+	if !e.cc.Has(ccNoCache) && e.lifetime > e.age(time.Now().UnixNano()) {
+		fwd = "request"
 	}
 	// Concurrent requests for the same stale entry share one revalidation.
 	var fl *flight
 	if x.ri.get && x.coalescable() {
-		f, leader := c.flights.join(x.skey)
+		f, leader := c.flights.join(x.r.Context(), x.skey)
 		if !leader {
-			if x.follow(f, "stale") {
+			if x.follow(f, fwd) {
 				return
 			}
 		} else {
 			fl = f
 		}
 	}
-	defer func() {
-		if p := recover(); p != nil {
-			c.flights.release(x.skey, fl, nil)
-			panic(p)
-		}
-	}()
+	// Whatever happens in the handler (a panic, a runtime.Goexit), the followers are released.
+	defer c.flights.release(x.skey, fl, nil)
 	var pending *entry
 	var outcome string // "validated", "error" or "" (a new response)
 	reqTime := time.Now().UnixNano()
@@ -61,18 +58,26 @@ func (x *exchange) revalidate(e *entry) {
 		case cw.status == http.StatusNotModified:
 			cw.mode, outcome = modeDiscard, "validated"
 			return
-		case cw.status >= 500 && time.Now().UnixNano()-e.respTime+e.initialAge-e.lifetime < sie:
+		case cw.status >= 500 && sie >= 0 && e.age(time.Now().UnixNano())-e.lifetime <= sie:
 			cw.mode, outcome = modeDiscard, "error"
 			c.flights.release(x.skey, fl, nil)
 			return
 		}
-		st := cacheStatus{fwd: "stale", fwdStatus: cw.status}
-		if ne, reason := c.prepare(x, cw, reqTime); ne != nil {
-			pending, cw.mode, st.stored = ne, modeTee, true
-		} else {
-			cw.mode, st.detail = modePass, reason
-			c.flights.release(x.skey, fl, nil)
+		st := cacheStatus{fwd: fwd, fwdStatus: cw.status}
+		ne, reason := c.prepare(x, cw, reqTime)
+		if ne != nil {
+			pending, cw.mode = ne, modeTee
+			cw.onHead = func(cw *capture, stored bool) {
+				st.stored = stored
+				if cw.tooLarge {
+					st.detail = "too-large"
+				}
+				c.setStatus(cw.h, st)
+			}
+			return
 		}
+		cw.mode, st.detail = modePass, reason
+		c.flights.release(x.skey, fl, nil)
 		c.setStatus(cw.h, st)
 	})
 	cw.onDrop = func() { c.flights.release(x.skey, fl, nil) }
@@ -84,7 +89,7 @@ func (x *exchange) revalidate(e *entry) {
 	switch outcome {
 	case "validated":
 		ne := c.freshen(e, cw.h, reqTime, time.Now().UnixNano())
-		st := cacheStatus{fwd: "stale", fwdStatus: http.StatusNotModified}
+		st := cacheStatus{fwd: fwd, fwdStatus: http.StatusNotModified}
 		if ne != nil && !c.freshenedStorable(x.ri, ne) {
 			// The 304 answered a request with unkeyed headers and may reflect them: it goes to
 			// this client only.
@@ -100,19 +105,41 @@ func (x *exchange) revalidate(e *entry) {
 		c.serveEntry(x.w, x.r, ne, now, st)
 	case "error":
 		now := time.Now().UnixNano()
-		c.serveEntry(x.w, x.r, e, now, cacheStatus{hit: true, fwd: "stale", fwdStatus: cw.status, hasTTL: true,
-			ttl: e.ttlSeconds(now), detail: "stale-if-error"})
+		// Not a hit (RFC 9211 §2.1: the request was forwarded); fwd-status says what failed.
+		detail := "stale-if-error"
+		if e.age(now)-e.lifetime > sieDirective {
+			detail = "origin-error" // only Options.MaxStaleOnError allowed it
+		}
+		c.serveEntry(x.w, x.r, e, now, cacheStatus{fwd: fwd, fwdStatus: cw.status, hasTTL: true,
+			ttl: e.ttlSeconds(now), detail: detail})
 	default:
-		if pending != nil && !cw.dropped && !cw.hijacked && cw.complete() {
+		if pending != nil && cw.held && !cw.dropped && !cw.hijacked && cw.complete() {
 			pending.setBody(cw.buf)
 			if c.store(ctx, x.skey, pending, c.surrogateKeys(cw.h)) {
 				shared = pending
 			}
-		} else if x.ri.get && cw.status < 500 {
+			cw.release(shared != nil)
+		} else if cw.release(false); x.ri.get && cw.status < 500 {
 			// The origin answered with something else that is not stored: drop the old entry.
 			_ = c.invalidateURL(ctx, x.skey)
 		}
 	}
+}
+
+// errorWindow is how long past its freshness e may be served when the origin fails (RFC 9111
+// §4.2.4, RFC 5861 stale-if-error): the longest of the response's and the request's
+// stale-if-error (directive) and Options.MaxStaleOnError. It is negative when e may not be
+// served at all on error: must-revalidate, proxy-revalidate, s-maxage or no-cache forbid
+// serving it unvalidated.
+func (x *exchange) errorWindow(e *entry) (window, directive int64) {
+	if e.noStale {
+		return -1, -1
+	}
+	directive = e.sieWindow()
+	if x.ri.cc.Has(ccStaleIfError) {
+		directive = max(directive, x.ri.cc.SIE*int64(time.Second))
+	}
+	return max(directive, int64(x.c.opts.MaxStaleOnError)), directive
 }
 
 // freshen applies the headers of a 304 to e (RFC 9111 §4.3.4) and returns the updated entry,
@@ -139,7 +166,7 @@ func (c *Cache) freshen(e *entry, h http.Header, reqTime, respTime int64) *entry
 		nh["Date"] = []string{time.Unix(0, respTime).UTC().Format(http.TimeFormat)}
 	}
 	cc, _ := responsePolicy(nh, c.opts.TargetedCacheControl)
-	if cc.has(ccNoStore|ccPrivate) && !cc.has(ccMustUnderstand) {
+	if cc.Has(ccNoStore|ccPrivate) && !cc.Has(ccMustUnderstand) {
 		return nil
 	}
 	ne := *e
@@ -172,32 +199,23 @@ func (c *Cache) backgroundRevalidate(x *exchange, e *entry) {
 	if len(e.varyNames) > 0 {
 		key = variantKey(x.skey, e.varyVals)
 	}
-	// closed is read under revalMu, which Close holds while it sets it: a revalidation either
-	// is counted in bg before Close waits for bg, or does not start.
-	c.revalMu.Lock()
+	// One revalidation per stored key at a time, on a goroutine the tiered cache's Close waits
+	// for: strata's single-flight and background tracker.
 	if c.closed.Load() {
-		c.revalMu.Unlock()
 		return
 	}
-	if _, busy := c.revals[key]; busy {
-		c.revalMu.Unlock()
+	call, leader := c.revals.Join(x.r.Context(), key)
+	if !leader {
 		return
 	}
-	c.revals[key] = struct{}{}
-	c.bg.Add(1)
-	c.revalMu.Unlock()
-
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(x.r.Context()), c.opts.RevalidateTimeout)
 	rr := conditional(ctx, x.r, e)
 	rr.Method = http.MethodGet
 	serve := x.o.detached()
-	go func() {
+	started := c.tc.Background(func() {
 		defer func() {
 			cancel()
-			c.revalMu.Lock()
-			delete(c.revals, key)
-			c.revalMu.Unlock()
-			c.bg.Done()
+			c.revals.Finish(key, call, struct{}{}, nil)
 			if p := recover(); p != nil && p != http.ErrAbortHandler {
 				c.opts.Logger.Warn("httpcache: handler panicked during background revalidation")
 			}
@@ -225,9 +243,14 @@ func (c *Cache) backgroundRevalidate(x *exchange, e *entry) {
 			if ne := c.freshen(e, cw.h, reqTime, time.Now().UnixNano()); ne != nil && c.freshenedStorable(bx.ri, ne) {
 				c.store(ctx, x.skey, ne, c.surrogateKeys(cw.h))
 			}
-		case pending != nil && !cw.dropped && cw.complete():
+		case pending != nil && cw.held && !cw.dropped && cw.complete():
 			pending.setBody(cw.buf)
 			c.store(ctx, x.skey, pending, c.surrogateKeys(cw.h))
 		}
-	}()
+		cw.held = false // nobody to send it to
+	})
+	if !started {
+		cancel()
+		c.revals.Finish(key, call, struct{}{}, nil)
+	}
 }

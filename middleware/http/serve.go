@@ -36,21 +36,8 @@ func (c *Cache) serveEntry(w http.ResponseWriter, r *http.Request, e *entry, now
 	h["Age"] = ageV
 	c.writeStatus(h, st, statusV)
 	if r.Method == http.MethodGet && e.status == http.StatusOK {
-		if rng, ok := r.Header["Range"]; ok && len(rng) == 1 && ifRange(r, e) {
-			if start, end, ok := parseRange(rng[0], int64(len(e.body))); ok {
-				size := strconv.Itoa(len(e.body))
-				if start < 0 {
-					h["Content-Range"] = []string{"bytes */" + size}
-					delete(h, "Content-Length")
-					w.WriteHeader(http.StatusRequestedRangeNotSatisfiable)
-					return
-				}
-				h["Content-Range"] = []string{"bytes " + strconv.FormatInt(start, 10) + "-" + strconv.FormatInt(end, 10) + "/" + size}
-				h["Content-Length"] = []string{strconv.FormatInt(end-start+1, 10)}
-				w.WriteHeader(http.StatusPartialContent)
-				_, _ = w.Write(e.body[start : end+1])
-				return
-			}
+		if rng, ok := r.Header["Range"]; ok && serveRange(w, r, e, rng) {
+			return
 		}
 	}
 	if bodyAllowed(e.status) {
@@ -113,59 +100,6 @@ func containsToken(v, tok string) bool {
 	return false
 }
 
-// ifRange reports whether a Range request's If-Range condition (if any) holds for e: a strong
-// match of the entity tag, or a date equal to Last-Modified (RFC 9110 §13.1.5).
-func ifRange(r *http.Request, e *entry) bool {
-	v := r.Header.Get("If-Range")
-	if v == "" {
-		return true
-	}
-	if strings.HasPrefix(v, `"`) || strings.HasPrefix(v, "W/") {
-		return !strings.HasPrefix(v, "W/") && !strings.HasPrefix(e.etag, "W/") && v == e.etag
-	}
-	return e.lastModified != "" && v == e.lastModified
-}
-
-// parseRange parses a single byte range against a body of size bytes. ok is false when the
-// header is not one byte range (the full response is then sent); start < 0 means the range cannot
-// be satisfied.
-func parseRange(v string, size int64) (start, end int64, ok bool) {
-	spec, found := strings.CutPrefix(trimOWS(v), "bytes=")
-	if !found || strings.Contains(spec, ",") {
-		return 0, 0, false
-	}
-	first, last, found := strings.Cut(trimOWS(spec), "-")
-	if !found {
-		return 0, 0, false
-	}
-	if first == "" {
-		n, ok := parseDelta(last)
-		if !ok {
-			return 0, 0, false
-		}
-		if n == 0 || size == 0 {
-			return -1, 0, true
-		}
-		return max(0, size-n), size - 1, true
-	}
-	s, ok := parseDelta(first)
-	if !ok {
-		return 0, 0, false
-	}
-	end = size - 1
-	if last != "" {
-		l, ok := parseDelta(last)
-		if !ok || l < s {
-			return 0, 0, false
-		}
-		end = min(l, size-1)
-	}
-	if s >= size {
-		return -1, 0, true
-	}
-	return s, end, true
-}
-
 // hitHeaders returns the Age and Cache-Status values of a plain fresh hit on e, shared by the
 // hits of the same second (slices with len == cap: appending to them copies).
 func (c *Cache) hitHeaders(e *entry, now int64) (age, status []string) {
@@ -182,8 +116,8 @@ func (c *Cache) hitHeaders(e *entry, now int64) (age, status []string) {
 // writeStatus sets Cache-Status from st, or from a precomputed value.
 func (c *Cache) writeStatus(h http.Header, st cacheStatus, pre []string) {
 	if pre != nil {
-		if old, ok := h["Cache-Status"]; ok {
-			h["Cache-Status"] = []string{pre[0] + ", " + strings.Join(old, ", ")}
+		if _, ok := h["Cache-Status"]; ok {
+			appendStatus(h, pre[0])
 		} else {
 			h["Cache-Status"] = pre
 		}

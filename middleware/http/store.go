@@ -12,13 +12,14 @@ import (
 func itoa(n int) string { return strconv.Itoa(n) }
 
 // keepFor is how long the tiered cache keeps e: what is left of its freshness, plus the longest
-// window in which it may still be used stale (stale-while-revalidate, stale-if-error) or, for an
+// window in which it may still be used stale (stale-while-revalidate, stale-if-error,
+// Options.MaxStaleOnError) or, for an
 // entry with a validator, revalidated (Options.KeepStale).
 func (c *Cache) keepFor(e *entry, now int64) time.Duration {
 	fresh := e.lifetime - e.age(now)
 	var extra int64
 	if !e.noStale {
-		extra = max(e.swrWindow(), e.sieWindow())
+		extra = max(e.swrWindow(), e.sieWindow(), int64(c.opts.MaxStaleOnError))
 	}
 	if e.hasValidator() {
 		extra = max(extra, int64(c.opts.KeepStale))
@@ -46,17 +47,22 @@ func (c *Cache) store(ctx context.Context, skey string, e *entry, tags []string)
 		return true
 	}
 	vkey := variantKey(skey, e.varyVals)
-	m := &entry{key: e.key, marker: true, varyNames: e.varyNames, variants: []string{vkey}, header: nil}
+	keys := []string{vkey}
+	if lang := contentLanguage(e.header); lang != "" && c.opts.NegotiateLanguage && len(e.varyNames) == 1 && e.varyNames[0] == "Accept-Language" {
+		keys = append(keys, languageKey(skey, lang)) // see lookupLanguage
+	}
+	m := &entry{key: e.key, marker: true, varyNames: e.varyNames, variants: keys, header: nil}
 	markerTTL := ttl
 	var stale []string
 	if old, found, err := tiered.Get[*entry](ctx, c.tc, skey); err == nil && found && old.marker && old.key == e.key {
 		if slices.Equal(old.varyNames, e.varyNames) {
-			vs := slices.DeleteFunc(slices.Clone(old.variants), func(v string) bool { return v == vkey })
-			if over := len(vs) + 1 - c.opts.MaxVariants; over > 0 {
+			vs := slices.DeleteFunc(slices.Clone(old.variants), func(v string) bool { return slices.Contains(keys, v) })
+			if over := len(vs) + len(keys) - c.opts.MaxVariants; over > 0 {
+				over = min(over, len(vs))
 				stale = append(stale, vs[:over]...)
 				vs = vs[over:]
 			}
-			m.variants = append(vs, vkey)
+			m.variants = append(vs, keys...)
 			if rem := time.Duration(old.expiresAt - now); rem > markerTTL {
 				markerTTL = rem
 			}
@@ -68,9 +74,11 @@ func (c *Cache) store(ctx context.Context, skey string, e *entry, tags []string)
 	if len(stale) > 0 {
 		_ = c.tc.Invalidate(ctx, stale...)
 	}
-	if err := c.tc.Set(ctx, vkey, e, tiered.Custom(ttl), opts...); err != nil {
-		c.opts.Logger.Warn("httpcache: response not stored", "error", err)
-		return false
+	for _, k := range keys {
+		if err := c.tc.Set(ctx, k, e, tiered.Custom(ttl), opts...); err != nil {
+			c.opts.Logger.Warn("httpcache: response not stored", "error", err)
+			return false
+		}
 	}
 	if err := c.tc.Set(ctx, skey, m, tiered.Custom(markerTTL), opts...); err != nil {
 		c.opts.Logger.Warn("httpcache: vary marker not stored", "error", err)

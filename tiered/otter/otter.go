@@ -10,6 +10,7 @@ package ottertier
 import (
 	"context"
 	"errors"
+	"sync"
 	"time"
 
 	"github.com/maypok86/otter/v2"
@@ -44,6 +45,7 @@ type Backend struct {
 	c        *otter.Cache[string, *node]
 	name     string
 	weighted bool
+	stop     sync.Once
 }
 
 type node struct {
@@ -157,8 +159,9 @@ func (b *Backend) Keys(yield func(string) bool) {
 // Weighted reports whether the backend is bounded by bytes.
 func (b *Backend) Weighted() bool { return b.weighted }
 
-// Close stops otter's background goroutines. The backend must not be used afterwards.
-func (b *Backend) Close() { b.c.StopAllGoroutines() }
+// Close stops otter's background goroutines. The backend must not be used afterwards. Closing
+// twice is harmless.
+func (b *Backend) Close() { b.stop.Do(func() { b.c.StopAllGoroutines() }) }
 
 // ExpiresAfter reports how long the entry under key has left, without counting as a read.
 func (b *Backend) ExpiresAfter(key string) (time.Duration, bool) {

@@ -12,10 +12,9 @@ import (
 
 // The backend implements the byte tier and its optional capabilities.
 var (
-	_ tiered.ByteBackend      = (*redistier.Backend)(nil)
-	_ tiered.ContextHonouring = (*redistier.Backend)(nil)
-	_ tiered.BatchGetter      = (*redistier.Backend)(nil)
-	_ tiered.BatchSetter      = (*redistier.Backend)(nil)
+	_ tiered.ByteBackend = (*redistier.Backend)(nil)
+	_ tiered.BatchGetter = (*redistier.Backend)(nil)
+	_ tiered.BatchSetter = (*redistier.Backend)(nil)
 )
 
 func TestNewRejectsNilClients(t *testing.T) {

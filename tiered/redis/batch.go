@@ -9,11 +9,8 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// GetMany reads keys in as few round trips as the deployment allows: one MGET on a single node
-// (or behind Sentinel); in a Cluster, keys are grouped by hash slot and the per-slot MGETs go in
-// one pipeline, which go-redis sends as one round trip per master. The result has one element per
-// key, nil for a miss; callers must not modify the slices.
-func (b *Backend) GetMany(ctx context.Context, keys []string) ([][]byte, error) {
+// getMany is GetMany without the guard (see guard).
+func (b *Backend) getMany(ctx context.Context, keys []string) ([][]byte, error) {
 	out := make([][]byte, len(keys))
 	if len(keys) == 0 {
 		return out, nil
@@ -112,9 +109,8 @@ func fill(out [][]byte, vals []any, idx []int) error {
 	return nil
 }
 
-// SetMany writes data[i] under keys[i] for ttls[i] with one pipeline of SET PX (routed per master
-// in a Cluster).
-func (b *Backend) SetMany(ctx context.Context, keys []string, data [][]byte, ttls []time.Duration) error {
+// setMany is SetMany without the guard (see guard).
+func (b *Backend) setMany(ctx context.Context, keys []string, data [][]byte, ttls []time.Duration) error {
 	if len(keys) == 0 {
 		return nil
 	}

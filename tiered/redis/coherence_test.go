@@ -98,17 +98,17 @@ func TestCoherenceCapabilities(t *testing.T) {
 	})
 
 	t.Run("streams", func(t *testing.T) {
-		id, err := b.StreamAdd(ctx, "st", map[string]any{"a": "1"}, 0)
+		id, err := b.Publish(ctx, "st", map[string]any{"a": "1"}, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
-		latest, err := b.StreamLatest(ctx, "st", 5)
+		latest, err := b.ReadLatest(ctx, "st", 5)
 		if err != nil || len(latest) != 1 || latest[0].ID != id {
-			t.Fatalf("StreamLatest = %+v %v", latest, err)
+			t.Fatalf("ReadLatest = %+v %v", latest, err)
 		}
-		msgs, err := b.StreamRead(ctx, "st", id, 5, 0)
+		msgs, err := b.Read(ctx, "st", id, 5, 0)
 		if err != nil || msgs != nil {
-			t.Fatalf("StreamRead past the end = %+v %v", msgs, err)
+			t.Fatalf("Read past the end = %+v %v", msgs, err)
 		}
 	})
 }

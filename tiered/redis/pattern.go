@@ -18,9 +18,8 @@ const scanBatch = 512
 // not a *redis.Client (single node or Sentinel failover), *redis.ClusterClient or *redis.Ring.
 var ErrUnsupportedClient = errors.New("redistier: client type cannot enumerate its nodes")
 
-// DeletePattern removes every key matching the Redis glob pattern and returns how many it removed.
-// In a Cluster it scans every master, in a Ring every shard. Keys written while it runs may survive it.
-func (b *Backend) DeletePattern(ctx context.Context, pattern string) (int, error) {
+// deletePattern is DeletePattern without the guard (see guard).
+func (b *Backend) deletePattern(ctx context.Context, pattern string) (int, error) {
 	switch c := b.c.(type) {
 	case *redis.ClusterClient:
 		var total atomic.Int64

@@ -6,8 +6,11 @@
 // envelopes: one GET answers a read, with the remaining lifetime inside the entry.
 //
 // Give the client ContextTimeoutEnabled: true so that go-redis honours context deadlines; the
-// cache then bounds each call by the tier's Timeout directly. Without it the cache still releases
+// cache then bounds each call by the tier's Timeout directly. Without it the backend still releases
 // the caller at the timeout, at the price of a goroutine per call.
+//
+// The package also carries the Redis side of strata's other features: [Bus], the invalidation bus
+// over Pub/Sub, and Streams (Publish, ReadLatest, Read on a Backend).
 package redistier
 
 import (
@@ -37,28 +40,13 @@ type Backend struct {
 
 // New builds a Backend on client. The client stays the caller's to close.
 func New(client redis.UniversalClient, o Options) (*Backend, error) {
-	if client == nil {
-		return nil, ErrNilClient
+	honours, err := checkClient(client)
+	if err != nil {
+		return nil, err
 	}
-	b := &Backend{c: client, name: o.Name}
+	b := &Backend{c: client, name: o.Name, honours: honours}
 	if b.name == "" {
 		b.name = "redis"
-	}
-	switch c := client.(type) {
-	case *redis.Client:
-		if c == nil {
-			return nil, ErrNilClient
-		}
-		b.honours = c.Options().ContextTimeoutEnabled
-	case *redis.ClusterClient:
-		if c == nil {
-			return nil, ErrNilClient
-		}
-		b.honours = c.Options().ContextTimeoutEnabled
-	case *redis.Ring:
-		if c == nil {
-			return nil, ErrNilClient
-		}
 	}
 	return b, nil
 }
@@ -69,11 +57,8 @@ func (b *Backend) Name() string { return b.name }
 // Client returns the underlying client.
 func (b *Backend) Client() redis.UniversalClient { return b.c }
 
-// HonoursContext reports whether the client was built with ContextTimeoutEnabled.
-func (b *Backend) HonoursContext() bool { return b.honours }
-
-// Get reads key with one GET.
-func (b *Backend) Get(ctx context.Context, key string) ([]byte, bool, error) {
+// get is Get without the guard (see guard).
+func (b *Backend) get(ctx context.Context, key string) ([]byte, bool, error) {
 	v, err := b.c.Get(ctx, key).Bytes()
 	if err == redis.Nil {
 		return nil, false, nil
@@ -84,8 +69,8 @@ func (b *Backend) Get(ctx context.Context, key string) ([]byte, bool, error) {
 	return v, true, nil
 }
 
-// Set writes key with SET PX.
-func (b *Backend) Set(ctx context.Context, key string, data []byte, ttl time.Duration) error {
+// set is Set without the guard (see guard).
+func (b *Backend) set(ctx context.Context, key string, data []byte, ttl time.Duration) error {
 	if ttl < time.Millisecond {
 		ttl = time.Millisecond
 	}
@@ -95,9 +80,8 @@ func (b *Backend) Set(ctx context.Context, key string, data []byte, ttl time.Dur
 	return nil
 }
 
-// Delete removes keys with UNLINK. Several keys go in one pipeline of single-key UNLINKs, which
-// go-redis routes per slot in a Cluster.
-func (b *Backend) Delete(ctx context.Context, keys ...string) error {
+// del is Delete without the guard (see guard).
+func (b *Backend) del(ctx context.Context, keys ...string) error {
 	switch len(keys) {
 	case 0:
 		return nil

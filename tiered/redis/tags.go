@@ -44,9 +44,8 @@ redis.call('UNLINK', KEYS[1])
 return m
 `)
 
-// IndexTags records in the index set of each tag (tagKeys are the sets' keys) that key carries it
-// for ttl.
-func (b *Backend) IndexTags(ctx context.Context, key string, tagKeys []string, ttl time.Duration) error {
+// indexTags is IndexTags without the guard (see guard).
+func (b *Backend) indexTags(ctx context.Context, key string, tagKeys []string, ttl time.Duration) error {
 	ms := max(ttl.Milliseconds(), 1)
 	_, err := b.runScript(ctx, indexScript, tagKeys, key, ms)
 	if err != nil {
@@ -55,9 +54,8 @@ func (b *Backend) IndexTags(ctx context.Context, key string, tagKeys []string, t
 	return nil
 }
 
-// TakeTagged removes the index sets tagKeys and returns the live keys they held (a key carrying
-// several of the tags may appear more than once).
-func (b *Backend) TakeTagged(ctx context.Context, tagKeys []string) ([]string, error) {
+// takeTagged is TakeTagged without the guard (see guard).
+func (b *Backend) takeTagged(ctx context.Context, tagKeys []string) ([]string, error) {
 	cmds, err := b.runScript(ctx, takeScript, tagKeys)
 	if err != nil {
 		return nil, fmt.Errorf("redistier: tag index: %w", err)
