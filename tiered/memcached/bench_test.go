@@ -106,8 +106,9 @@ func BenchmarkMemcachedBaseline(b *testing.B) {
 // BenchmarkMemcachedHit reads through a tiered.Cache whose only tier is Memcached (L1 off), in
 // blocks that rotate with plain gomemcache reads of the same items and with direct calls of the
 // tier's Get, and reports the three and the ratios to gomemcache measured in the same run:
-// x-gomemcache for the cache, tier-x-gomemcache for the tier alone. The cache calls the tier on a
-// goroutine per call (guarded, the default) or directly (TrustClientTimeout).
+// x-gomemcache for the cache, tier-x-gomemcache for the tier alone. The tier runs each client
+// call on a goroutine of its own (guarded, the default) or calls the client directly
+// (TrustClientTimeout).
 func BenchmarkMemcachedHit(b *testing.B) {
 	b.Run("guarded", func(b *testing.B) { benchHit(b, Options{}) })
 	b.Run("trust-client-timeout", func(b *testing.B) { benchHit(b, Options{TrustClientTimeout: true}) })

@@ -22,10 +22,12 @@
 //     through the keys the cache's in-process tag index knows.
 //
 // gomemcache takes no context: its calls are bounded by the client's Timeout (a socket deadline,
-// 500 ms by default). By default the tiered cache runs each call on its own goroutine and
-// releases its caller at the tier's Timeout; set the client's Timeout close to it so that
-// abandoned calls end soon too. With Options.TrustClientTimeout the cache calls the tier directly
-// and the client's Timeout alone bounds each call, which saves a goroutine handoff per call.
+// 500 ms by default). The cache bounds every call of a tier by its context alone
+// (tiered.ByteBackend), so by default each call of this backend runs on a goroutine of its own
+// and returns as soon as its context is done; the abandoned call ends at the client's Timeout,
+// so set that close to the tier's Timeout. With Options.TrustClientTimeout the backend calls the
+// client directly, which saves a goroutine handoff per call, and the client's Timeout alone
+// bounds each call.
 package memcachedtier
 
 import (
@@ -40,16 +42,19 @@ import (
 
 	"github.com/bradfitz/gomemcache/memcache"
 	"golang.org/x/sync/errgroup"
+
+	"github.com/stratacache/strata/internal/ctxguard"
 )
 
 // Options configures a Backend. The zero value is ready to use.
 type Options struct {
 	// Name overrides the backend's name ("memcached"), to tell two Memcached tiers apart.
 	Name string
-	// TrustClientTimeout tells the tiered cache to call this tier directly, rather than on a
-	// goroutine of its own per call, and to rely on the client's Timeout (a socket deadline set on
-	// every call) to bound each call. Set it only with a client whose Timeout is no longer than the
-	// tier's Timeout. A done context is then noticed between calls, not during one.
+	// TrustClientTimeout makes the backend call the client directly, rather than on a goroutine
+	// of its own per call, and rely on the client's Timeout (a socket deadline set on every call)
+	// to bound each call. It is only safe when the client's Timeout is no longer than the tier's
+	// Timeout: a done context is then noticed between client calls, not during one, so a call may
+	// hold its caller for up to the client's Timeout (per server round trip) past its deadline.
 	TrustClientTimeout bool
 	// BatchConcurrency is how many sets SetMany runs at once (Memcached has no multi-set in the
 	// protocol gomemcache speaks). Zero means DefaultBatchConcurrency. Raise the client's
@@ -68,8 +73,9 @@ var (
 	ErrInvalidOptions = errors.New("memcachedtier: invalid options")
 )
 
-// Backend is a byte tier on Memcached. It implements tiered.ByteBackend, tiered.BatchGetter,
-// tiered.BatchSetter and tiered.ContextHonouring (see Options.TrustClientTimeout).
+// Backend is a byte tier on Memcached. It implements tiered.ByteBackend, tiered.BatchGetter and
+// tiered.BatchSetter. Every method returns once its context is done (see
+// Options.TrustClientTimeout for the exception).
 type Backend struct {
 	c     *memcache.Client
 	name  string
@@ -98,10 +104,6 @@ func New(client *memcache.Client, o Options) (*Backend, error) {
 // Name returns the backend's name.
 func (b *Backend) Name() string { return b.name }
 
-// HonoursContext reports Options.TrustClientTimeout: whether the tiered cache may call the tier
-// directly, each call bounded by the client's Timeout.
-func (b *Backend) HonoursContext() bool { return b.trust }
-
 // Client returns the underlying client.
 func (b *Backend) Client() *memcache.Client { return b.c }
 
@@ -110,6 +112,21 @@ func (b *Backend) Get(ctx context.Context, key string) ([]byte, bool, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, false, fmt.Errorf("memcachedtier: %w", err)
 	}
+	if b.trust {
+		return b.get(key)
+	}
+	type got struct {
+		v  []byte
+		ok bool
+	}
+	r, err := ctxguard.Call(ctx, func() (got, error) {
+		v, ok, err := b.get(key)
+		return got{v, ok}, err
+	})
+	return r.v, r.ok, released(ctx, err)
+}
+
+func (b *Backend) get(key string) ([]byte, bool, error) {
 	name, hashed := itemKey(key)
 	it, err := b.c.Get(name)
 	if errors.Is(err, memcache.ErrCacheMiss) {
@@ -132,6 +149,14 @@ func (b *Backend) GetMany(ctx context.Context, keys []string) ([][]byte, error) 
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("memcachedtier: %w", err)
 	}
+	if b.trust {
+		return b.getMany(keys, out)
+	}
+	got, err := ctxguard.Call(ctx, func() ([][]byte, error) { return b.getMany(keys, out) })
+	return got, released(ctx, err)
+}
+
+func (b *Backend) getMany(keys []string, out [][]byte) ([][]byte, error) {
 	names := make([]string, len(keys))
 	hashed := make([]bool, len(keys))
 	seen := make(map[string]struct{}, len(keys))
@@ -166,10 +191,17 @@ func (b *Backend) Set(ctx context.Context, key string, data []byte, ttl time.Dur
 	if ttl <= 0 {
 		return b.Delete(ctx, key)
 	}
-	if err := b.c.Set(wrap(key, data, ttl, time.Now())); err != nil {
-		return fmt.Errorf("memcachedtier: set: %w", err)
+	it := wrap(key, data, ttl, time.Now())
+	set := func() error {
+		if err := b.c.Set(it); err != nil {
+			return fmt.Errorf("memcachedtier: set: %w", err)
+		}
+		return nil
 	}
-	return nil
+	if b.trust {
+		return set()
+	}
+	return released(ctx, ctxguard.Do(ctx, set))
 }
 
 // SetMany writes data[i] under keys[i] for ttls[i], BatchConcurrency sets at a time.
@@ -177,6 +209,20 @@ func (b *Backend) SetMany(ctx context.Context, keys []string, data [][]byte, ttl
 	if len(data) != len(keys) || len(ttls) != len(keys) {
 		return fmt.Errorf("memcachedtier: SetMany of %d keys with %d values and %d TTLs", len(keys), len(data), len(ttls))
 	}
+	if len(keys) == 0 {
+		return nil
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("memcachedtier: %w", err)
+	}
+	if b.trust {
+		return b.setMany(ctx, keys, data, ttls)
+	}
+	// Released at ctx's end, the batch still stops starting new sets: they check ctx.
+	return released(ctx, ctxguard.Do(ctx, func() error { return b.setMany(ctx, keys, data, ttls) }))
+}
+
+func (b *Backend) setMany(ctx context.Context, keys []string, data [][]byte, ttls []time.Duration) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(b.conc)
 	now := time.Now()
@@ -208,6 +254,20 @@ func (b *Backend) SetMany(ctx context.Context, keys []string, data [][]byte, ttl
 
 // Delete removes the keys, one delete each; missing keys are not an error.
 func (b *Backend) Delete(ctx context.Context, keys ...string) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("memcachedtier: %w", err)
+	}
+	if b.trust {
+		return b.deleteAll(ctx, keys)
+	}
+	return released(ctx, ctxguard.Do(ctx, func() error { return b.deleteAll(ctx, keys) }))
+}
+
+// deleteAll deletes the keys one by one, stopping when ctx is done.
+func (b *Backend) deleteAll(ctx context.Context, keys []string) error {
 	for _, k := range keys {
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("memcachedtier: %w", err)
@@ -217,6 +277,15 @@ func (b *Backend) Delete(ctx context.Context, keys ...string) error {
 		}
 	}
 	return nil
+}
+
+// released names the package in the error of a guarded call that its context released (the
+// guard returns ctx.Err() itself; the calls' own errors are already named).
+func released(ctx context.Context, err error) error {
+	if err != nil && err == ctx.Err() {
+		return fmt.Errorf("memcachedtier: %w", err)
+	}
+	return err
 }
 
 func (b *Backend) delete(key string) error {

@@ -34,11 +34,11 @@ func TestNewValidates(t *testing.T) {
 		t.Fatalf("negative BatchConcurrency: %v", err)
 	}
 	b, err := New(memcache.New("127.0.0.1:1"), Options{})
-	if err != nil || b.Name() != "memcached" || b.conc != DefaultBatchConcurrency || b.HonoursContext() {
+	if err != nil || b.Name() != "memcached" || b.conc != DefaultBatchConcurrency || b.trust {
 		t.Fatalf("defaults: %+v %v", b, err)
 	}
 	b, err = New(memcache.New("127.0.0.1:1"), Options{Name: "mc2", TrustClientTimeout: true, BatchConcurrency: 2})
-	if err != nil || b.Name() != "mc2" || b.conc != 2 || !b.HonoursContext() {
+	if err != nil || b.Name() != "mc2" || b.conc != 2 || !b.trust {
 		t.Fatalf("options: %+v %v", b, err)
 	}
 }
@@ -221,5 +221,56 @@ func TestPatternDeleteIsUnsupported(t *testing.T) {
 	}
 	if err := c.InvalidateAll(ctx); !errors.Is(err, tiered.ErrUnsupported) {
 		t.Fatalf("InvalidateAll = %v", err)
+	}
+}
+
+// gomemcache takes no context: by default the backend guards every call, so a call on a server
+// that stopped answering returns when its context ends, not when the client's Timeout (a minute
+// here) does. The wait below is far shorter than that minute: only the guard can release the
+// calls in time.
+func TestCallsReturnWhenTheirContextEnds(t *testing.T) {
+	srv := memcachedtest.Start(t)
+	client := srv.Client(t)
+	client.Timeout = time.Minute
+	b, err := New(client, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Set(context.Background(), "mc:k", []byte("v"), time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Pause(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := srv.Resume(); err != nil {
+			t.Error(err)
+		}
+	}()
+	calls := map[string]func(ctx context.Context) error{
+		"Get": func(ctx context.Context) error { _, _, err := b.Get(ctx, "mc:k"); return err },
+		"GetMany": func(ctx context.Context) error {
+			_, err := b.GetMany(ctx, []string{"mc:k", "mc:j"})
+			return err
+		},
+		"Set": func(ctx context.Context) error { return b.Set(ctx, "mc:k", []byte("w"), time.Minute) },
+		"SetMany": func(ctx context.Context) error {
+			return b.SetMany(ctx, []string{"mc:k", "mc:j"}, [][]byte{[]byte("1"), []byte("2")}, []time.Duration{time.Minute, time.Minute})
+		},
+		"Delete": func(ctx context.Context) error { return b.Delete(ctx, "mc:k", "mc:j") },
+	}
+	for name, call := range calls {
+		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+		done := make(chan error, 1)
+		go func() { done <- call(ctx) }()
+		select {
+		case err := <-done:
+			if !errors.Is(err, context.DeadlineExceeded) || !strings.HasPrefix(err.Error(), "memcachedtier: ") {
+				t.Errorf("%s on a stopped server = %v; want memcachedtier's context.DeadlineExceeded", name, err)
+			}
+		case <-time.After(20 * time.Second):
+			t.Errorf("%s on a stopped server did not return when its context ended", name)
+		}
+		cancel()
 	}
 }
