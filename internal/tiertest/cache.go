@@ -24,14 +24,14 @@ func runCache(t *testing.T, h Harness, tierFor func(t *testing.T) tiered.Tier) {
 }
 
 // l1 returns a fresh in-process tier, closed when t ends.
-func l1(t *testing.T) tiered.Tier {
+func l1(t *testing.T) (*ottertier.Backend, tiered.Tier) {
 	t.Helper()
 	b, err := ottertier.New(ottertier.Options{MaxEntries: 10_000})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(b.Close)
-	return tiered.Tier{Backend: b}
+	return b, tiered.Tier{Backend: b}
 }
 
 // cacheRoundTrip writes values of several shapes through one cache and reads them through
@@ -75,15 +75,15 @@ func cacheRoundTrip(t *testing.T, tier tiered.Tier) {
 			t.Fatalf("%s read back as %+v", want.Key, e)
 		}
 	}
-	// The lifetime travels with the entry: fresh for an hour, then stale for half an hour.
-	info := got[0].Info
-	if info.StaleAt < before+int64(time.Hour) || info.StaleAt > after+int64(time.Hour) ||
-		info.ExpiresAt-info.StaleAt != int64(30*time.Minute) {
-		t.Fatalf("lifetime read back: stale at %d, expires at %d; written in [%d, %d] with 1h + 30m",
-			info.StaleAt, info.ExpiresAt, before, after)
+	// The lifetime travels with the entry: fresh for an hour, then stale for half an hour. A
+	// reader with an L1 above the backend keeps its copy until then.
+	top, l1Tier := l1(t)
+	if _, found, err := tiered.Get[Value](ctx, newCache(t, ns, tiered.Options{CompressAbove: 256}, l1Tier, tier), "small"); !found || err != nil {
+		t.Fatalf("small read through an L1: %v %v", found, err)
 	}
-	var list []string
-	if found, err := r.Get(ctx, "list", &list); !found || err != nil || len(list) != 3 || list[1] != "ü" {
+	expiresBetween(t, top, "small", before+int64(90*time.Minute), after+int64(90*time.Minute))
+	list, found, err := tiered.Get[[]string](ctx, r, "list")
+	if !found || err != nil || len(list) != 3 || list[1] != "ü" {
 		t.Fatalf("list read back as %q %v %v", list, found, err)
 	}
 	_, err = tiered.Load(ctx, r, "absent", tiered.Custom(time.Hour).WithNegativeTTL(time.Hour), func(context.Context) (Value, error) {
@@ -108,24 +108,39 @@ func cachePromotion(t *testing.T, tier tiered.Tier) {
 		t.Fatal(err)
 	}
 	after := time.Now().UnixNano()
-	// Let time pass, so that a promotion with a new TTL would show.
-	time.Sleep(50 * time.Millisecond)
-	r := newCache(t, ns, tiered.Options{}, l1(t), tier)
-	var v Value
-	if found, err := r.Get(ctx, "k", &v); !found || err != nil || v.check("k") != nil {
+	// Let time pass, so that a promotion with a new TTL would show (beyond expiresBetween's slack).
+	time.Sleep(4 * expirySlack)
+	top, l1Tier := l1(t)
+	r := newCache(t, ns, tiered.Options{}, l1Tier, tier)
+	if v, found, err := tiered.Get[Value](ctx, r, "k"); !found || err != nil || v.check("k") != nil {
 		t.Fatalf("Get = %v %v %+v", found, err, v)
 	}
 	if s := r.Stats(); s.Tiers[1].Hits != 1 || s.Promotions != 1 {
 		t.Fatalf("the read was not answered by the backend and promoted: %+v", s.Tiers)
 	}
-	_, info, ok := tiered.Peek[Value](r, "k")
+	expiresBetween(t, top, "k", before+int64(time.Hour), after+int64(time.Hour))
+}
+
+// expirySlack is how far the end of an L1 copy, read from otter, may lie from the entry's end:
+// otter counts from the wall clock at its start plus the monotonic clock since, which drift
+// apart by milliseconds, and it stamps an entry a moment after the cache computed its TTL.
+const expirySlack = 50 * time.Millisecond
+
+// expiresBetween checks that the L1 copy of key ends between lo and hi (Unix ns), give or take
+// expirySlack.
+func expiresBetween(t *testing.T, top *ottertier.Backend, key string, lo, hi int64) {
+	t.Helper()
+	t0 := time.Now().UnixNano()
+	left, ok := top.ExpiresAfter(key)
+	t1 := time.Now().UnixNano()
 	if !ok {
-		t.Fatal("not promoted to L1")
+		t.Fatalf("%s was not promoted to L1", key)
 	}
-	const slack = int64(time.Millisecond) // scaling by 1.0 in floating point
-	if info.ExpiresAt < before+int64(time.Hour)-slack || info.ExpiresAt > after+int64(time.Hour)+slack {
-		t.Fatalf("L1 copy expires at %d; the entry written in [%d, %d] for 1h expires then, not later",
-			info.ExpiresAt, before, after)
+	// The copy ends at t+left for some t in [t0, t1].
+	const slack = int64(expirySlack)
+	if t1+int64(left) < lo-slack || t0+int64(left) > hi+slack {
+		t.Fatalf("the L1 copy of %s ends in [%d, %d]; the entry ends in [%d, %d], not later, not earlier",
+			key, t0+int64(left), t1+int64(left), lo, hi)
 	}
 }
 
@@ -177,7 +192,6 @@ func cacheCorrupt(t *testing.T, tier tiered.Tier) {
 		case tiered.ValueBackend:
 			b.Set(key, junk, time.Hour)
 		}
-		var v Value
 		var found bool
 		var err error
 		func() {
@@ -186,7 +200,7 @@ func cacheCorrupt(t *testing.T, tier tiered.Tier) {
 					t.Fatalf("entry %d: Get panicked: %v", i, p)
 				}
 			}()
-			found, err = c.Get(ctx, key, &v)
+			_, found, err = tiered.Get[Value](ctx, c, key)
 		}()
 		if found || err != nil {
 			t.Fatalf("entry %d (%T): Get = %v %v; want a miss", i, junk, found, err)
@@ -201,8 +215,7 @@ func cacheCorrupt(t *testing.T, tier tiered.Tier) {
 		if err != nil || loaded.check(key) != nil {
 			t.Fatalf("entry %d: Load after the bad entry = %+v %v", i, loaded, err)
 		}
-		var again Value
-		if found, err := newCache(t, ns, tiered.Options{}, tier).Get(ctx, key, &again); !found || err != nil || again.Seq != i {
+		if again, found, err := tiered.Get[Value](ctx, newCache(t, ns, tiered.Options{}, tier), key); !found || err != nil || again.Seq != i {
 			t.Fatalf("entry %d: the loaded value did not replace the bad entry: %v %v %+v", i, found, err, again)
 		}
 	}
@@ -246,7 +259,7 @@ func cacheBatch(t *testing.T, tier tiered.Tier) {
 	if n := len(keys); !got[n].Negative || got[n+1].Found || got[n+1].Negative {
 		t.Fatalf("GetMany tail = %+v", got[n:])
 	}
-	if err := r.Delete(ctx, keys[:10]...); err != nil {
+	if err := r.Invalidate(ctx, keys[:10]...); err != nil {
 		t.Fatal(err)
 	}
 	got, err = tiered.GetMany[Value](ctx, w, keys[:12])

@@ -9,19 +9,26 @@ import (
 	memcachedtier "github.com/stratacache/strata/tiered/memcached"
 )
 
-// TestMemcached runs the suite against a memcached of its own (it pauses it), with the cache
-// calling the tier on a goroutine per call (the default) and directly (TrustClientTimeout).
+// TestMemcached runs the suite against a memcached of its own (it pauses it), with the tier
+// running each client call on a goroutine of its own (the default) and calling the client
+// directly (TrustClientTimeout). The guarded tier returns at its context's deadline, long before
+// the client's Timeout; the trusting one at the client's Timeout, which is then no longer than
+// the tier's, as its documentation asks.
 func TestMemcached(t *testing.T) {
-	t.Run("guarded", func(t *testing.T) { runMemcached(t, memcachedtier.Options{}) })
-	t.Run("trust-client-timeout", func(t *testing.T) { runMemcached(t, memcachedtier.Options{TrustClientTimeout: true}) })
+	t.Run("guarded", func(t *testing.T) {
+		runMemcached(t, memcachedtier.Options{}, 5*time.Second, 0)
+	})
+	t.Run("trust-client-timeout", func(t *testing.T) {
+		runMemcached(t, memcachedtier.Options{TrustClientTimeout: true}, 250*time.Millisecond, 250*time.Millisecond)
+	})
 }
 
-func runMemcached(t *testing.T, o memcachedtier.Options) {
+func runMemcached(t *testing.T, o memcachedtier.Options, clientTimeout, tierTimeout time.Duration) {
 	srv := memcachedtest.Start(t)
 	Run(t, Harness{
 		New: func(t *testing.T) tiered.Backend {
 			c := srv.Client(t)
-			c.Timeout = 500 * time.Millisecond
+			c.Timeout = clientTimeout
 			b, err := memcachedtier.New(c, o)
 			if err != nil {
 				t.Fatal(err)
@@ -40,6 +47,7 @@ func runMemcached(t *testing.T, o memcachedtier.Options) {
 		},
 		StallsReads:   true,
 		TTLResolution: time.Second,
+		Timeout:       tierTimeout,
 		Caps:          Caps{BatchGet: true, BatchSet: true},
 	})
 }

@@ -34,6 +34,10 @@ type Harness struct {
 	// TTLResolution is the granularity of the backend's own expiry (Memcached counts whole
 	// seconds). Zero means a millisecond.
 	TTLResolution time.Duration
+	// Timeout is the tier Timeout, and the deadline of direct calls, that the stall checks use.
+	// Zero means 100 ms. A backend bounded by its client's own timeout rather than by its context
+	// (memcachedtier with TrustClientTimeout) needs one no shorter than the client's.
+	Timeout time.Duration
 	// Caps lists the optional interfaces the backend implements; the suite checks the list is
 	// exact, so that a backend cannot lose (or gain) a capability unnoticed.
 	Caps Caps
@@ -52,6 +56,9 @@ func Run(t *testing.T, h Harness) {
 	}
 	if h.TTLResolution == 0 {
 		h.TTLResolution = time.Millisecond
+	}
+	if h.Timeout == 0 {
+		h.Timeout = 100 * time.Millisecond
 	}
 	probe := h.New(t)
 	switch probe.(type) {

@@ -105,8 +105,7 @@ func valuePattern(t *testing.T, h Harness) {
 	if err := c.InvalidatePattern(ctx, "user:*"); err != nil {
 		t.Fatal(err)
 	}
-	var v Value
-	if found, _ := c.Get(ctx, "user:1", &v); found {
+	if _, found, _ := tiered.Get[Value](ctx, c, "user:1"); found {
 		t.Fatal("InvalidatePattern left user:1")
 	}
 }
