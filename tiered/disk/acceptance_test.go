@@ -8,10 +8,10 @@ import (
 	disktier "github.com/stratacache/strata/tiered/disk"
 )
 
-// TestAcceptance runs the backend acceptance suite against the disk tier, called directly by the
-// cache (its writes honour their context) and guarded by the cache (a goroutine per call). Its
-// stall holds every write before it is committed (a Pebble write stall, forced); reads wait only
-// for the device.
+// TestAcceptance runs the backend acceptance suite against the disk tier, unguarded (its writes
+// return when their context ends) and Guarded (every call does). Its stall holds every write
+// before it is committed (a Pebble write stall, forced); in the Guarded runs it holds every read
+// too (a device that stopped answering, which only the guard releases callers from).
 func TestAcceptance(t *testing.T) {
 	for _, guarded := range []bool{false, true} {
 		name := "direct"
@@ -26,13 +26,19 @@ func TestAcceptance(t *testing.T) {
 				},
 				Stall: func(t *testing.T) func() {
 					release := make(chan struct{})
-					restore := disktier.SetCommitHook(func() { <-release })
+					restoreCommit := disktier.SetCommitHook(func() { <-release })
+					restoreRead := func() {}
+					if guarded {
+						restoreRead = disktier.SetReadHook(func() { <-release })
+					}
 					return func() {
-						restore()
+						restoreCommit()
+						restoreRead()
 						close(release)
 					}
 				},
-				Caps: tiertest.Caps{BatchGet: true, BatchSet: true, PatternDelete: true, Clear: true},
+				StallsReads: guarded,
+				Caps:        tiertest.Caps{BatchGet: true, BatchSet: true, PatternDelete: true, Clear: true},
 			})
 		})
 	}

@@ -59,6 +59,8 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/bloom"
 	"github.com/cockroachdb/pebble/v2/vfs"
+
+	"github.com/stratacache/strata/internal/ctxguard"
 )
 
 // Defaults applied to zero Options fields.
@@ -100,10 +102,13 @@ type Options struct {
 	// CacheBytes sizes Pebble's block cache (decompressed blocks kept in memory). Zero means
 	// DefaultCacheBytes.
 	CacheBytes int64
-	// Guarded makes the tiered cache run every call of this tier on its own goroutine, released at
-	// the tier's Timeout, as it does for backends that ignore contexts. Leave it off on a local
-	// disk: writes honour their context themselves, and reads wait only for the device. Turn it on
-	// when the directory is on a network file system that may hang.
+	// Guarded runs every call of the tier (Get, GetMany, Set, SetMany, Delete, DeletePattern,
+	// Clear) on a goroutine of its own and returns as soon as its context is done, whatever the
+	// device does; the abandoned call completes later, and Close waits for it. Leave it off on a
+	// local disk: writes return when their context is done by themselves (a write held by a Pebble
+	// write stall completes later), and reads, pattern deletes and clears check their context
+	// and otherwise wait only for the device. Turn it on when the directory is on a network file
+	// system that may hang. It costs a goroutine handoff per call.
 	Guarded bool
 	// Logger receives Pebble's messages and the store's warnings. Nil is silent.
 	Logger *slog.Logger
@@ -112,8 +117,9 @@ type Options struct {
 }
 
 // Backend is a byte tier on a Pebble store in one directory. It implements tiered.ByteBackend,
-// tiered.BatchGetter, tiered.BatchSetter, tiered.PatternDeleter, tiered.Clearer and
-// tiered.ContextHonouring. Only one Backend may have a directory open at a time (Pebble locks it).
+// tiered.BatchGetter, tiered.BatchSetter, tiered.PatternDeleter and tiered.Clearer (see
+// Options.Guarded for how its calls follow their context). Only one Backend may have a directory
+// open at a time (Pebble locks it).
 type Backend struct {
 	dir     string
 	boot    string
@@ -296,9 +302,24 @@ func (b *Backend) pebbleOptions(cache *pebble.Cache) *pebble.Options {
 // Name returns the backend's name.
 func (b *Backend) Name() string { return b.name }
 
-// HonoursContext reports whether the tiered cache may call the store directly (true unless
-// Options.Guarded): writes return when their context is done, reads only wait for the device.
-func (b *Backend) HonoursContext() bool { return !b.guarded }
+// guard runs fn, on a goroutine of its own that ctx's end releases the caller from when the
+// store is Guarded, directly otherwise.
+func (b *Backend) guard(ctx context.Context, fn func() error) error {
+	_, err := guarded(ctx, b, func() (struct{}, error) { return struct{}{}, fn() })
+	return err
+}
+
+// guarded is guard for a call with a result.
+func guarded[T any](ctx context.Context, b *Backend, fn func() (T, error)) (T, error) {
+	if !b.guarded {
+		return fn()
+	}
+	v, err := ctxguard.Call(ctx, fn)
+	if err != nil && err == ctx.Err() {
+		err = fmt.Errorf("disktier: %w", err)
+	}
+	return v, err
+}
 
 // enter starts a call; it reports false on a closed store. leave ends it.
 func (b *Backend) enter() bool {

@@ -18,6 +18,7 @@ import (
 	"github.com/stratacache/strata/internal/redistest"
 	"github.com/stratacache/strata/tiered"
 	disktier "github.com/stratacache/strata/tiered/disk"
+	ottertier "github.com/stratacache/strata/tiered/otter"
 )
 
 func TestMain(m *testing.M) {
@@ -507,17 +508,35 @@ func TestRestartKeepsEntriesAndTheirExpiry(t *testing.T) {
 	if v, ok, err := b2.Get(ctx, "raw"); !ok || err != nil || string(v) != "bytes" {
 		t.Fatalf("raw entry after restart: %q %v %v", v, ok, err)
 	}
-	c2, err := tiered.New(tiered.Options{Namespace: "t:", Tiers: []tiered.Tier{{Backend: b2}}})
+	// Read through an L1, which the hit is promoted into with the entry's remaining lifetime.
+	l1, err := ottertier.New(ottertier.Options{MaxEntries: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l1.Close()
+	c2, err := tiered.New(tiered.Options{Namespace: "t:", Tiers: []tiered.Tier{{Backend: l1}, {Backend: b2}}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c2.Close()
+	// Let time pass, so that a hit promoted with a new TTL would show (beyond the slack below).
+	time.Sleep(200 * time.Millisecond)
+	read := time.Now().UnixNano()
 	got, err := tiered.GetMany[string](ctx, c2, []string{"user"})
-	if err != nil || !got[0].Found || got[0].Value != "Ada" {
+	if err != nil || !got[0].Found || got[0].Value != "Ada" || got[0].Tier != 1 {
 		t.Fatalf("after restart: %+v %v", got, err)
 	}
-	if exp := got[0].Info.ExpiresAt; exp < before+int64(time.Hour) || exp > after+int64(time.Hour) {
-		t.Fatalf("expiry after restart %d, want the original one in [%d, %d]", exp, before+int64(time.Hour), after+int64(time.Hour))
+	left, ok := l1.ExpiresAfter("user")
+	now := time.Now().UnixNano()
+	if !ok {
+		t.Fatal("the disk hit was not promoted to L1")
+	}
+	// The entry expires at its original time, in [before, after] + 1h: seen from the read, in
+	// [before+1h-now, after+1h-read], not an hour from the read. The slack covers otter's clock
+	// (the wall clock at its start plus the monotonic clock since), which drifts by milliseconds.
+	const slack = int64(50 * time.Millisecond)
+	if lo, hi := before+int64(time.Hour)-now-slack, after+int64(time.Hour)-read+slack; int64(left) < lo || int64(left) > hi {
+		t.Fatalf("after restart the entry has %v left, want its original expiry: between %v and %v", left, time.Duration(lo), time.Duration(hi))
 	}
 	checkCounts(t, b2)
 }
@@ -527,11 +546,53 @@ func TestDefaultsAreApplied(t *testing.T) {
 	if s := b.Stats(); s.MaxBytes != disktier.DefaultMaxBytes {
 		t.Fatalf("%+v", s)
 	}
-	if b.Name() != "disk" || !b.HonoursContext() {
-		t.Fatalf("name %q honours %v", b.Name(), b.HonoursContext())
+	if b.Name() != "disk" {
+		t.Fatalf("name %q", b.Name())
 	}
 	g, _ := open(t, disktier.Options{Guarded: true, Name: "ssd"})
-	if g.Name() != "ssd" || g.HonoursContext() {
-		t.Fatalf("name %q honours %v", g.Name(), g.HonoursContext())
+	if g.Name() != "ssd" {
+		t.Fatalf("name %q", g.Name())
+	}
+}
+
+// A Guarded store returns from every call once its context is done, even when the device stops
+// answering (reads and commits held by hooks here). Unguarded, the reads would wait for the hook:
+// the wait below is far longer than the deadline, so only the guard releases them in time.
+func TestGuardedCallsReturnWhenTheirContextEnds(t *testing.T) {
+	ctx := context.Background()
+	g, _ := open(t, disktier.Options{Guarded: true})
+	if err := g.Set(ctx, "k", []byte("v"), time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	release := make(chan struct{})
+	restoreRead := disktier.SetReadHook(func() { <-release })
+	restoreCommit := disktier.SetCommitHook(func() { <-release })
+	defer func() {
+		restoreRead()
+		restoreCommit()
+		close(release)
+	}()
+	calls := map[string]func(ctx context.Context) error{
+		"Get":     func(ctx context.Context) error { _, _, err := g.Get(ctx, "k"); return err },
+		"GetMany": func(ctx context.Context) error { _, err := g.GetMany(ctx, []string{"k", "j"}); return err },
+		"Set":     func(ctx context.Context) error { return g.Set(ctx, "k", []byte("w"), time.Hour) },
+		"SetMany": func(ctx context.Context) error {
+			return g.SetMany(ctx, []string{"k", "j"}, [][]byte{[]byte("1"), []byte("2")}, []time.Duration{time.Hour, time.Hour})
+		},
+		"Delete": func(ctx context.Context) error { return g.Delete(ctx, "k") },
+	}
+	for name, call := range calls {
+		cctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+		done := make(chan error, 1)
+		go func() { done <- call(cctx) }()
+		select {
+		case err := <-done:
+			if !errors.Is(err, context.DeadlineExceeded) {
+				t.Errorf("%s on a stalled store = %v; want context.DeadlineExceeded", name, err)
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatalf("%s on a stalled store did not return when its context ended", name)
+		}
+		cancel()
 	}
 }

@@ -12,6 +12,13 @@ func SetCommitHook(f func()) (restore func()) {
 	return func() { commitHook.Store(nil) }
 }
 
+// SetReadHook makes every Get and GetMany run f before it reads the store, until restore is
+// called.
+func SetReadHook(f func()) (restore func()) {
+	readHook.Store(&f)
+	return func() { readHook.Store(nil) }
+}
+
 // SetBootID makes the store see id as the machine's boot id, until restore is called.
 func SetBootID(id string) (restore func()) {
 	old := bootID

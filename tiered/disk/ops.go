@@ -16,15 +16,33 @@ import (
 var ErrTooLarge = errors.New("disktier: entry too large for the store's bound")
 
 // Get returns the bytes stored under key, unless they have expired. It checks its context before
-// reading; the read itself waits only for the device.
+// reading; the read itself waits only for the device (unless Options.Guarded).
 func (b *Backend) Get(ctx context.Context, key string) ([]byte, bool, error) {
 	if err := ctxErr(ctx); err != nil {
 		return nil, false, err
 	}
+	if !b.guarded {
+		return b.getEntered(key)
+	}
+	type got struct {
+		v  []byte
+		ok bool
+	}
+	r, err := guarded(ctx, b, func() (got, error) {
+		v, ok, err := b.getEntered(key)
+		return got{v, ok}, err
+	})
+	return r.v, r.ok, err
+}
+
+func (b *Backend) getEntered(key string) ([]byte, bool, error) {
 	if !b.enter() {
 		return nil, false, ErrClosed
 	}
 	defer b.leave()
+	if h := readHook.Load(); h != nil {
+		(*h)()
+	}
 	return b.get(key, time.Now().UnixNano())
 }
 
@@ -52,10 +70,17 @@ func (b *Backend) GetMany(ctx context.Context, keys []string) ([][]byte, error) 
 	if err := ctxErr(ctx); err != nil {
 		return nil, err
 	}
+	return guarded(ctx, b, func() ([][]byte, error) { return b.getMany(ctx, keys) })
+}
+
+func (b *Backend) getMany(ctx context.Context, keys []string) ([][]byte, error) {
 	if !b.enter() {
 		return nil, ErrClosed
 	}
 	defer b.leave()
+	if h := readHook.Load(); h != nil {
+		(*h)()
+	}
 	out := make([][]byte, len(keys))
 	now := time.Now().UnixNano()
 	for i, k := range keys {
@@ -80,7 +105,7 @@ func (b *Backend) Set(ctx context.Context, key string, data []byte, ttl time.Dur
 	if ttl <= 0 {
 		return b.Delete(ctx, key)
 	}
-	return b.write(ctx, []string{key}, [][]byte{data}, []time.Duration{ttl})
+	return b.guard(ctx, func() error { return b.write(ctx, []string{key}, [][]byte{data}, []time.Duration{ttl}) })
 }
 
 // SetMany stores data[i] under keys[i] for ttls[i], in one atomic batch. When a key appears more
@@ -93,7 +118,7 @@ func (b *Backend) SetMany(ctx context.Context, keys []string, data [][]byte, ttl
 	if len(keys) == 0 {
 		return nil
 	}
-	return b.write(ctx, keys, data, ttls)
+	return b.guard(ctx, func() error { return b.write(ctx, keys, data, ttls) })
 }
 
 // Delete removes the keys; missing keys are not an error.
@@ -101,7 +126,7 @@ func (b *Backend) Delete(ctx context.Context, keys ...string) error {
 	if len(keys) == 0 {
 		return nil
 	}
-	return b.write(ctx, keys, make([][]byte, len(keys)), make([]time.Duration, len(keys)))
+	return b.guard(ctx, func() error { return b.write(ctx, keys, make([][]byte, len(keys)), make([]time.Duration, len(keys))) })
 }
 
 // write applies sets (ttl > 0) and deletes (ttl <= 0) of keys in one batch. It holds the keys'
@@ -239,6 +264,10 @@ func (b *Backend) current(key string) (expiresAt int64, n int, state recordState
 // commitHook, when set (by tests), runs before every write is committed, on the goroutine that
 // commits it: a test holds it to stall writes.
 var commitHook atomic.Pointer[func()]
+
+// readHook, when set (by tests), runs before every Get and GetMany reads the store: a test holds
+// it to stand for a device that stopped answering.
+var readHook atomic.Pointer[func()]
 
 // stripeIDs returns the sorted distinct stripes of keys.
 func stripeIDs(keys []string) []int {

@@ -18,6 +18,10 @@ func (b *Backend) DeletePattern(ctx context.Context, pattern string) (int, error
 	if err := ctxErr(ctx); err != nil {
 		return 0, err
 	}
+	return guarded(ctx, b, func() (int, error) { return b.deletePattern(ctx, pattern) })
+}
+
+func (b *Backend) deletePattern(ctx context.Context, pattern string) (int, error) {
 	if !b.enter() {
 		return 0, ErrClosed
 	}
@@ -110,6 +114,10 @@ func (b *Backend) Clear(ctx context.Context) error {
 	if err := ctxErr(ctx); err != nil {
 		return err
 	}
+	return b.guard(ctx, func() error { return b.clear(ctx) })
+}
+
+func (b *Backend) clear(ctx context.Context) error {
 	if !b.enter() {
 		return ErrClosed
 	}
