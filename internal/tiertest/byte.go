@@ -266,6 +266,16 @@ func bytePattern(t *testing.T, h Harness) {
 			t.Fatal(err)
 		}
 	}
+	// Tags: a tier that keeps no tag index is reported, since entries no index knows survive.
+	if err := c.Set(ctx, "tagged", newValue("tagged", 0, 0), tiered.Custom(time.Minute), tiered.Tags("g")); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.InvalidateTags(ctx, "g"); h.Caps.TagIndex != (err == nil) || !h.Caps.TagIndex && !errors.Is(err, tiered.ErrUnsupported) {
+		t.Fatalf("InvalidateTags on a tier with a tag index: %v = %v; want nil with one, tiered.ErrUnsupported without", h.Caps.TagIndex, err)
+	}
+	if _, found, err := tiered.Get[Value](ctx, c, "tagged"); err != nil || h.Caps.TagIndex && found {
+		t.Fatalf("after InvalidateTags the tagged entry is found: %v %v", found, err)
+	}
 	err := c.InvalidatePattern(ctx, "user:*")
 	if !h.Caps.PatternDelete {
 		if !errors.Is(err, tiered.ErrUnsupported) {

@@ -33,6 +33,13 @@
 // sweep every SweepInterval deletes them. After a restart the entries keep their expiry, so the
 // cache sees their remaining TTL, not a new one.
 //
+// # Tags
+//
+// The store keeps no tag index (tiered.TagIndexer). InvalidateTags on a cache with this tier
+// removes from it the keys the cache's other indexes know (its in-process index, Redis's), and
+// returns an error wrapping tiered.ErrUnsupported that names the tier: a tagged entry written
+// before a restart, which no index remembers, stays until it expires.
+//
 // # Crash safety
 //
 // Each write is one atomic Pebble batch (the entry and its index entry), handed to the kernel in

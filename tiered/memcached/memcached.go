@@ -18,8 +18,13 @@
 //   - Items are at most 1 MiB by default (memcached -I raises it); larger writes fail.
 //   - Memcached cannot list its keys: the tier offers no pattern delete, so a cache with this tier
 //     returns an error wrapping tiered.ErrUnsupported from InvalidatePattern and InvalidateAll,
-//     and keeps no tag index in it (tiered.TagIndexer): InvalidateTags reaches its entries only
-//     through the keys the cache's in-process tag index knows.
+//     and keeps no tag index in it (tiered.TagIndexer).
+//   - InvalidateTags on a cache with this tier removes, here as in every tier, the keys the
+//     cache's in-process tag index and the tiers that keep an index (Redis) know, and then returns
+//     an error wrapping tiered.ErrUnsupported that names this tier: a tagged entry that no index
+//     knows (written by an instance whose other tiers keep none, or indexed in a process since
+//     restarted) is left in place until it expires. Invalidate by key, or version the keys, for
+//     data that must go at once.
 //
 // gomemcache takes no context: its calls are bounded by the client's Timeout (a socket deadline,
 // 500 ms by default). The cache bounds every call of a tier by its context alone
