@@ -44,7 +44,7 @@ func run(listen, redisURL string) error {
 		return err
 	}
 	defer l1.Close()
-	opts := tiered.Options{Tiers: []tiered.Tier{{Backend: l1}}, Codec: httpcache.Codec, Namespace: "echoserver:"}
+	opts := tiered.Options{Tiers: []tiered.Tier{{Backend: l1}}, Namespace: "echoserver:"}
 	if redisURL != "" {
 		ro, err := redis.ParseURL(redisURL)
 		if err != nil {

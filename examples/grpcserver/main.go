@@ -151,7 +151,6 @@ func newCache(redisURL string) (*tiered.Cache, func(), error) {
 	cache, err := tiered.New(tiered.Options{
 		Tiers:     tiers,
 		Namespace: "grpcserver-example:",
-		Codec:     grpccache.Codec,
 		Logger:    slog.Default(),
 	})
 	if err != nil {

@@ -112,7 +112,7 @@ func newTiered(redisURL string) (*tiered.Cache, func(), error) {
 		return nil, nil, err
 	}
 	closers = append(closers, l1.Close)
-	opts := tiered.Options{Tiers: []tiered.Tier{{Backend: l1}}, Codec: httpcache.Codec, Namespace: "httpserver:"}
+	opts := tiered.Options{Tiers: []tiered.Tier{{Backend: l1}}, Namespace: "httpserver:"}
 	if redisURL != "" {
 		ro, err := redis.ParseURL(redisURL)
 		if err != nil {

@@ -183,7 +183,6 @@ func newInstance(rdb *redis.Client, obs *stratotel.Observer, repo *repository, n
 		Tiers:     []tiered.Tier{{Backend: l1}, {Backend: l2, Timeout: 100 * time.Millisecond}},
 		Namespace: namespace,
 		Observer:  obs,
-		Codec:     httpcache.Codec, // HTTP responses in a compact binary form, other values as JSON
 	})
 	if err != nil {
 		l1.Close()

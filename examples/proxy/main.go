@@ -105,7 +105,7 @@ func run() error {
 			return err
 		}
 	}
-	tc, err := tiered.New(tiered.Options{Tiers: tiers, Codec: httpcache.Codec, Namespace: *namespace, Bus: bus, Logger: logger})
+	tc, err := tiered.New(tiered.Options{Tiers: tiers, Namespace: *namespace, Bus: bus, Logger: logger})
 	if err != nil {
 		return err
 	}

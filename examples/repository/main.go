@@ -61,8 +61,8 @@ func NewCachedRepo(cache *tiered.Cache, repo *Repo) (*CachedRepo, error) {
 	o := decorate.Options{
 		Name:     "users.byID",
 		Strategy: tiered.MediumTerm.WithJitter(0.1).WithNegativeTTL(time.Minute).WithRefreshAhead(5 * time.Minute),
-		// A cached "not found" returns pgx.ErrNoRows, as the repository does (it wraps sql.ErrNoRows).
-		NotFound: []error{pgx.ErrNoRows},
+		// The default NotFound list (sql.ErrNoRows) recognises pgx.ErrNoRows, which wraps it, and a
+		// cached "not found" still answers errors.Is(err, pgx.ErrNoRows).
 	}
 	batch, err := decorate.Batch(cache, repo.Users, o)
 	if err != nil {
