@@ -141,7 +141,7 @@ func TestCachedRepository(t *testing.T) {
 	if u, err := c.User.Call(ctx, 5); err != nil || u.Name != "user-5" || repo.Queries() != 3 {
 		t.Fatalf("single read of a batch entry: %+v, %v, queries %d", u, err, repo.Queries())
 	}
-	if _, err := c.User.Call(ctx, 4243); err != pgx.ErrNoRows || repo.Queries() != 3 {
+	if _, err := c.User.Call(ctx, 4243); !errors.Is(err, pgx.ErrNoRows) || repo.Queries() != 3 {
 		t.Fatalf("single read of a batch miss: %v, queries %d", err, repo.Queries())
 	}
 
