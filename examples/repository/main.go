@@ -17,6 +17,7 @@ import (
 	"net"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -90,17 +91,33 @@ func Connect(ctx context.Context, url string) (*pgxpool.Pool, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: not a PostgreSQL URL (want postgres://user@host:port/database): %w", from, err)
 	}
-	addr := net.JoinHostPort(cfg.ConnConfig.Host, strconv.Itoa(int(cfg.ConnConfig.Port))) + "/" + cfg.ConnConfig.Database
+	hostPort := net.JoinHostPort(cfg.ConnConfig.Host, strconv.Itoa(int(cfg.ConnConfig.Port)))
+	unreachable := func(err error) error {
+		return &connect.Error{Server: "PostgreSQL", Addr: hostPort + "/" + cfg.ConnConfig.Database, From: from, Err: err,
+			Fix: "run scripts/ensure-postgres (it installs PostgreSQL if needed and starts it there), or set DATABASE_URL to a running server"}
+	}
+	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if !strings.HasPrefix(cfg.ConnConfig.Host, "/") { // not a Unix socket directory
+		// A plain dial first: pgx reports a refused connection once per attempt, on many lines.
+		conn, err := (&net.Dialer{}).DialContext(pctx, "tcp", hostPort)
+		if err != nil {
+			return nil, unreachable(err)
+		}
+		_ = conn.Close()
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", from, err)
 	}
-	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
 	if err := pool.Ping(pctx); err != nil {
 		pool.Close()
-		return nil, &connect.Error{Server: "PostgreSQL", Addr: addr, From: from, Err: err,
-			Fix: "run scripts/ensure-postgres (it installs PostgreSQL if needed and starts it there), or set DATABASE_URL to a running server"}
+		if pctx.Err() != nil {
+			return nil, unreachable(err)
+		}
+		return nil, &connect.Error{Server: "PostgreSQL", Addr: hostPort + "/" + cfg.ConnConfig.Database, From: from, Err: err,
+			Problem: "refused the connection",
+			Fix:     "check the user, password and database in DATABASE_URL (scripts/ensure-postgres creates the role and the database)"}
 	}
 	return pool, nil
 }

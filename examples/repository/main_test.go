@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"strings"
 	"sync"
@@ -196,5 +197,30 @@ func TestRunRedisUnreachable(t *testing.T) {
 	err = run(t.Context(), &out, config{databaseURL: os.Getenv("DATABASE_URL"), redisURL: "redis://" + addr + "/0", table: "unused"})
 	if err == nil || !strings.Contains(err.Error(), "Redis at "+addr+" (REDIS_URL) does not answer") {
 		t.Fatalf("error %v", err)
+	}
+}
+
+// TestConnectRefused reaches the real PostgreSQL as a role it does not have: the error says the
+// server refused, and how to fix it.
+func TestConnectRefused(t *testing.T) {
+	openPool(t)
+	u := os.Getenv("DATABASE_URL")
+	if u == "" {
+		u = DefaultDatabaseURL
+	}
+	parsed, err := url.Parse(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	parsed.User = url.User("strata_no_such_role")
+	pool, err := Connect(t.Context(), parsed.String())
+	if err == nil {
+		pool.Close()
+		t.Fatal("connected as a role that does not exist")
+	}
+	for _, want := range []string{"(DATABASE_URL) refused the connection: ", "strata_no_such_role", "fix: check the user, password and database in DATABASE_URL"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q lacks %q", err, want)
+		}
 	}
 }
