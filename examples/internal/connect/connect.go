@@ -49,7 +49,7 @@ func (e *Error) Unwrap() error { return e.Err }
 // Redis parses rawURL (redis://host:port/db), connects and pings the server, and returns the
 // client, whose calls are bounded by their contexts (ContextTimeoutEnabled). from names the flag or
 // variable rawURL came from; without says what the example does when it is left empty (say "to
-// run on the in-process cache alone"), for the fix. A URL that does not parse, or a server that
+// run on the in-process cache alone"), for the fix, and is empty when the example needs Redis. A URL that does not parse, or a server that
 // does not answer within Timeout, is an error naming the address and the fix.
 func Redis(ctx context.Context, rawURL, from, without string) (*redis.Client, error) {
 	opt, err := redis.ParseURL(rawURL)
@@ -62,7 +62,11 @@ func Redis(ctx context.Context, rawURL, from, without string) (*redis.Client, er
 		if host, port, err := net.SplitHostPort(opt.Addr); err == nil && isLoopback(host) {
 			fix += fmt.Sprintf(" (redis-server --port %s)", port)
 		}
-		fix += fmt.Sprintf(", point %s at a running Redis, or leave %s empty %s", from, from, without)
+		if without != "" {
+			fix += fmt.Sprintf(", point %s at a running Redis, or leave %s empty %s", from, from, without)
+		} else {
+			fix += fmt.Sprintf(", or point %s at a running Redis", from)
+		}
 		return &Error{Server: "Redis", Addr: opt.Addr, From: from, Fix: fix, Err: err}
 	}
 	// A plain dial first: go-redis would retry a refused connection and log each attempt.
