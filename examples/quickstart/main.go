@@ -19,7 +19,6 @@ import (
 
 	"github.com/stratacache/strata/examples/internal/connect"
 	"github.com/stratacache/strata/tiered"
-	ottertier "github.com/stratacache/strata/tiered/otter"
 	redistier "github.com/stratacache/strata/tiered/redis"
 )
 
@@ -134,30 +133,21 @@ func printStats(out io.Writer, title string, s tiered.Stats) {
 	}
 }
 
+// newCache builds one instance: the embedded in-process cache alone, or — one call — an otter
+// L1 over Redis with the invalidation bus. Close closes what the constructor built; the Redis
+// client stays ours.
 func newCache(rdb *redis.Client, namespace string) (*tiered.Cache, func(), error) {
+	var c *tiered.Cache
+	var err error
 	if rdb == nil {
-		c, err := tiered.New(tiered.Options{})
-		if err != nil {
-			return nil, nil, err
-		}
-		return c, func() { _ = c.Close() }, nil
+		c, err = tiered.New(tiered.Options{})
+	} else {
+		c, err = redistier.NewCache(rdb, tiered.Options{Namespace: namespace})
 	}
-	l1, err := ottertier.New(ottertier.Options{MaxEntries: 10_000})
 	if err != nil {
 		return nil, nil, err
 	}
-	l2, err := redistier.New(rdb, redistier.Options{})
-	if err != nil {
-		return nil, nil, err
-	}
-	c, err := tiered.New(tiered.Options{
-		Namespace: namespace,
-		Tiers:     []tiered.Tier{{Backend: l1}, {Backend: l2}},
-	})
-	if err != nil {
-		return nil, nil, err
-	}
-	return c, func() { _ = c.Close(); l1.Close() }, nil
+	return c, func() { _ = c.Close() }, nil
 }
 
 func round(d time.Duration) time.Duration { return d.Round(10 * time.Microsecond) }
