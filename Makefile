@@ -1,11 +1,18 @@
-# `make test` is the whole test suite: it installs what a fresh machine lacks (redis-server), then
-# runs every test with the race detector. Tests start their own redis-server processes.
+# `make test` is the whole test suite on a fresh machine: it installs the servers the tests start
+# (redis-server, memcached, nats-server), makes sure PostgreSQL answers, builds the Jaeger v2 binary
+# of the otel end-to-end test on its first run (cached afterwards), then runs every test with the
+# race detector, saying what it does before each slow step. `make test-short` is the inner loop:
+# no PostgreSQL and no Jaeger (the tests that need them skip and say so).
 GO ?= go
+export GO
 
-.PHONY: test deps vet bench quickstart
+.PHONY: test test-short deps vet bench quickstart
 
-test: deps
-	$(GO) test -race -count=1 -timeout 20m ./...
+test:
+	@./scripts/test
+
+test-short:
+	@./scripts/test -short
 
 deps:
 	@./scripts/install-deps

@@ -86,7 +86,9 @@ func (e *cachedNotFound) Error() string {
 	return e.list[0].Error()
 }
 
-func (e *cachedNotFound) Unwrap() []error { return append(e.list[:len(e.list):len(e.list)], tiered.ErrNotFound) }
+func (e *cachedNotFound) Unwrap() []error {
+	return append(e.list[:len(e.list):len(e.list)], tiered.ErrNotFound)
+}
 
 // Is reports whether target is a "not found" error of the wrapper.
 func (e *cachedNotFound) Is(target error) bool { return target != nil && e.recognise(target) }

@@ -77,7 +77,7 @@ func (c mdCarrier) Keys() []string {
 // identical call.
 func TestSpansGRPCServer(t *testing.T) {
 	h := newHarness(t)
-	c := h.newCache(t, cacheConfig{codec: grpccache.Codec})
+	c := h.newCache(t, cacheConfig{})
 	cached, err := grpccache.NewServer(grpccache.ServerOptions{
 		Cache:   c,
 		Methods: map[string]grpccache.Policy{grpcGetUser: {}},

@@ -19,7 +19,7 @@ import (
 // the lookup, the handler and the store on a miss, the lookup alone on a hit.
 func TestSpansHTTPMiddleware(t *testing.T) {
 	h := newHarness(t)
-	c := h.newCache(t, cacheConfig{codec: httpcache.Codec})
+	c := h.newCache(t, cacheConfig{})
 	hc, err := httpcache.New(httpcache.Options{Cache: c})
 	if err != nil {
 		t.Fatal(err)

@@ -25,10 +25,6 @@ func (s BreakerState) String() string {
 	return "unknown"
 }
 
-// MarshalText gives the state's name, so that Stats encodes as JSON with "closed", "open" or
-// "half-open" rather than a number.
-func (s BreakerState) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
-
 // breaker counts consecutive failures of a tier; at the threshold it opens and the tier is skipped
 // until the cooldown has passed, after which exactly one call is let through as a probe: its
 // success closes the breaker, its failure opens it again.

@@ -99,8 +99,6 @@ type paddedCounter struct {
 
 func (s *stripedCounter) inc() { s.cells[stackStripe()].Add(1) }
 
-func (s *stripedCounter) add(n uint64) { s.cells[stackStripe()].Add(n) }
-
 func (s *stripedCounter) load() uint64 {
 	var n uint64
 	for i := range s.cells {

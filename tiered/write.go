@@ -212,15 +212,6 @@ func (c *Cache) deleteValues(keys ...string) {
 	}
 }
 
-// maxScale is the largest TTLScale of the tiers: an index entry must outlive every copy it covers.
-func (c *Cache) maxScale() float64 {
-	m := 1.0
-	for _, t := range c.tiers {
-		m = max(m, t.scale)
-	}
-	return m
-}
-
 // observeWrite runs fn as the write operation op and reports it to the Observer (key is the one
 // key it concerns, or ""). Without an Observer it is a plain call.
 func (c *Cache) observeWrite(ctx context.Context, op Op, key string, fn func(context.Context) error) error {

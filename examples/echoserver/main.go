@@ -10,17 +10,21 @@
 package main
 
 import (
+	"context"
 	"crypto/subtle"
 	"errors"
 	"flag"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
+	"os/signal"
+	"syscall"
 	"time"
 
 	"github.com/labstack/echo/v4"
-	"github.com/redis/go-redis/v9"
 
+	"github.com/stratacache/strata/examples/internal/connect"
 	echocache "github.com/stratacache/strata/middleware/echo"
 	httpcache "github.com/stratacache/strata/middleware/http"
 	"github.com/stratacache/strata/tiered"
@@ -32,26 +36,28 @@ func main() {
 	listen := flag.String("listen", "127.0.0.1:8082", "address to listen on")
 	redisURL := flag.String("redis", "", "Redis URL for the shared L2 (empty: in-process only)")
 	flag.Parse()
-	if err := run(*listen, *redisURL); err != nil {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, *listen, *redisURL, nil); err != nil {
 		fmt.Fprintln(os.Stderr, "echoserver:", err)
+		stop()
 		os.Exit(1)
 	}
 }
 
-func run(listen, redisURL string) error {
+// run serves until ctx ends; ready, when set, is told the address it listens on.
+func run(ctx context.Context, listen, redisURL string, ready func(addr string)) error {
 	l1, err := ottertier.New(ottertier.Options{MaxBytes: 256 << 20})
 	if err != nil {
 		return err
 	}
 	defer l1.Close()
-	opts := tiered.Options{Tiers: []tiered.Tier{{Backend: l1}}, Codec: httpcache.Codec, Namespace: "echoserver:"}
+	opts := tiered.Options{Tiers: []tiered.Tier{{Backend: l1}}, Namespace: "echoserver:"}
 	if redisURL != "" {
-		ro, err := redis.ParseURL(redisURL)
+		client, err := connect.Redis(ctx, redisURL, "-redis", "to use the in-process cache alone")
 		if err != nil {
 			return err
 		}
-		ro.ContextTimeoutEnabled = true
-		client := redis.NewClient(ro)
 		defer client.Close()
 		l2, err := redistier.New(client, redistier.Options{})
 		if err != nil {
@@ -103,9 +109,29 @@ func run(listen, redisURL string) error {
 		}
 		e.POST("/_cache/purge", echo.WrapHandler(purge))
 	}
-	e.Server.ReadHeaderTimeout = 10 * time.Second
-	if err := e.Start(listen); !errors.Is(err, http.ErrServerClosed) {
+	ln, err := net.Listen("tcp", listen)
+	if err != nil {
 		return err
 	}
-	return nil
+	fmt.Fprintf(os.Stderr, "echoserver: listening on %s\n", ln.Addr())
+	if ready != nil {
+		ready(ln.Addr().String())
+	}
+	srv := &http.Server{Handler: e, ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(sctx); err != nil {
+			return err
+		}
+		if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+		return nil
+	}
 }

@@ -13,16 +13,19 @@
 package main
 
 import (
+	"context"
 	"crypto/subtle"
 	"errors"
 	"flag"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
+	"os/signal"
+	"syscall"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
+	"github.com/stratacache/strata/examples/internal/connect"
 	httpcache "github.com/stratacache/strata/middleware/http"
 	"github.com/stratacache/strata/tiered"
 	ottertier "github.com/stratacache/strata/tiered/otter"
@@ -33,14 +36,18 @@ func main() {
 	listen := flag.String("listen", "127.0.0.1:8081", "address to listen on")
 	redisURL := flag.String("redis", "", "Redis URL for the shared L2 (empty: in-process only)")
 	flag.Parse()
-	if err := run(*listen, *redisURL); err != nil {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, *listen, *redisURL, nil); err != nil {
 		fmt.Fprintln(os.Stderr, "httpserver:", err)
+		stop()
 		os.Exit(1)
 	}
 }
 
-func run(listen, redisURL string) error {
-	tc, closeTiers, err := newTiered(redisURL)
+// run serves until ctx ends; ready, when set, is told the address it listens on.
+func run(ctx context.Context, listen, redisURL string, ready func(addr string)) error {
+	tc, closeTiers, err := newTiered(ctx, redisURL)
 	if err != nil {
 		return err
 	}
@@ -83,12 +90,36 @@ func run(listen, redisURL string) error {
 		mux.Handle("POST /_cache/purge", purge)
 	}
 
-	fmt.Fprintf(os.Stderr, "httpserver: listening on %s\n", listen)
-	srv := &http.Server{Addr: listen, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	if err := srv.ListenAndServe(); !errors.Is(err, http.ErrServerClosed) {
+	ln, err := net.Listen("tcp", listen)
+	if err != nil {
 		return err
 	}
-	return nil
+	fmt.Fprintf(os.Stderr, "httpserver: listening on %s\n", ln.Addr())
+	if ready != nil {
+		ready(ln.Addr().String())
+	}
+	return serve(ctx, ln, mux)
+}
+
+// serve serves h on ln until ctx ends, then shuts the server down.
+func serve(ctx context.Context, ln net.Listener, h http.Handler) error {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(sctx); err != nil {
+			return err
+		}
+		if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+		return nil
+	}
 }
 
 func product(w http.ResponseWriter, r *http.Request) {
@@ -100,7 +131,7 @@ func product(w http.ResponseWriter, r *http.Request) {
 }
 
 // newTiered builds an in-process L1, over Redis when redisURL is set.
-func newTiered(redisURL string) (*tiered.Cache, func(), error) {
+func newTiered(ctx context.Context, redisURL string) (*tiered.Cache, func(), error) {
 	var closers []func()
 	closeAll := func() {
 		for i := len(closers) - 1; i >= 0; i-- {
@@ -112,15 +143,13 @@ func newTiered(redisURL string) (*tiered.Cache, func(), error) {
 		return nil, nil, err
 	}
 	closers = append(closers, l1.Close)
-	opts := tiered.Options{Tiers: []tiered.Tier{{Backend: l1}}, Codec: httpcache.Codec, Namespace: "httpserver:"}
+	opts := tiered.Options{Tiers: []tiered.Tier{{Backend: l1}}, Namespace: "httpserver:"}
 	if redisURL != "" {
-		ro, err := redis.ParseURL(redisURL)
+		client, err := connect.Redis(ctx, redisURL, "-redis", "to use the in-process cache alone")
 		if err != nil {
 			closeAll()
 			return nil, nil, err
 		}
-		ro.ContextTimeoutEnabled = true
-		client := redis.NewClient(ro)
 		closers = append(closers, func() { _ = client.Close() })
 		l2, err := redistier.New(client, redistier.Options{})
 		if err != nil {

@@ -22,6 +22,7 @@ import (
 	"log"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"strconv"
@@ -40,6 +41,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/stratacache/strata/decorate"
+	"github.com/stratacache/strata/examples/internal/connect"
 	httpcache "github.com/stratacache/strata/middleware/http"
 	stratotel "github.com/stratacache/strata/otel"
 	"github.com/stratacache/strata/tiered"
@@ -56,6 +58,9 @@ type config struct {
 	namespace   string // key prefix in Redis
 	traffic     bool   // send a round of requests and exit
 	out         io.Writer
+	// exportTimeout bounds each export of a batch of spans (default 2s); the flush at exit waits
+	// for at most two of them.
+	exportTimeout time.Duration
 }
 
 func main() {
@@ -84,29 +89,58 @@ func envOr(name, def string) string {
 }
 
 func run(ctx context.Context, cfg config) (err error) {
+	// Spans are exported in the background: without this check, a missing collector would show
+	// only at exit, as a bare "context deadline exceeded" from the last flush.
+	otlpAddr, err := otlpHostPort(cfg.endpoint)
+	if err != nil {
+		return err
+	}
+	if err := connect.TCP(ctx, "OTLP gRPC collector (Jaeger)", otlpAddr, "OTEL_EXPORTER_OTLP_ENDPOINT", collectorFix(otlpAddr)); err != nil {
+		return err
+	}
+	if cfg.exportTimeout <= 0 {
+		cfg.exportTimeout = 2 * time.Second
+	}
+	// Spans the collector does not take are reported to OpenTelemetry's error handler: log the
+	// first such failure at once, and return an error at exit that names the collector.
+	var exportErr atomic.Pointer[error]
+	exportFailed := func(err error) error {
+		return &connect.Error{Server: "OTLP gRPC collector", Addr: otlpAddr, From: "OTEL_EXPORTER_OTLP_ENDPOINT",
+			Problem: "did not take the spans", Err: err,
+			Fix: "check that an OTLP gRPC receiver (not OTLP/HTTP, port 4318) listens there; " + collectorFix(otlpAddr)}
+	}
+	prevHandler := otel.GetErrorHandler()
+	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) {
+		if exportErr.CompareAndSwap(nil, &err) {
+			log.Printf("spans lost: %v", exportFailed(err)) // from the exporter's goroutine: not to cfg.out
+		}
+	}))
+	defer otel.SetErrorHandler(prevHandler)
+
 	tp, err := newTracerProvider(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer func() {
-		// Flush the last spans before exiting.
-		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		// Flush the last spans before exiting: the export running now, then the rest.
+		sctx, cancel := context.WithTimeout(context.Background(), 2*cfg.exportTimeout+time.Second)
 		defer cancel()
-		err = errors.Join(err, tp.Shutdown(sctx))
+		serr := tp.Shutdown(sctx)
+		if p := exportErr.Load(); p != nil {
+			serr = *p
+		}
+		if serr != nil {
+			err = errors.Join(err, exportFailed(serr))
+		}
 	}()
 	otel.SetTracerProvider(tp)
 	otel.SetTextMapPropagator(propagation.TraceContext{})
 
-	opt, err := redis.ParseURL(cfg.redisURL)
+	rdb, err := connect.Redis(ctx, cfg.redisURL, "REDIS_URL", "")
 	if err != nil {
-		return fmt.Errorf("REDIS_URL: %w", err)
+		return err
 	}
-	opt.ContextTimeoutEnabled = true
-	rdb := redis.NewClient(opt)
 	defer rdb.Close()
-	if err := rdb.Ping(ctx).Err(); err != nil {
-		return fmt.Errorf("redis at %s: %w", opt.Addr, err)
-	}
 
 	obs, err := stratotel.New(stratotel.WithTracerProvider(tp))
 	if err != nil {
@@ -137,6 +171,32 @@ func run(ctx context.Context, cfg config) (err error) {
 	return traffic(ctx, cfg, a, b, tp, repo)
 }
 
+// otlpHostPort returns the host:port of an OTLP endpoint given as host:port or as a URL (a URL
+// without a port means OTLP gRPC's 4317).
+func otlpHostPort(endpoint string) (string, error) {
+	if !strings.Contains(endpoint, "://") {
+		return endpoint, nil
+	}
+	u, err := url.Parse(endpoint)
+	if err != nil || u.Host == "" {
+		return "", fmt.Errorf("OTEL_EXPORTER_OTLP_ENDPOINT %q: want host:port or http://host:port", endpoint)
+	}
+	if u.Port() == "" {
+		return net.JoinHostPort(u.Hostname(), "4317"), nil
+	}
+	return u.Host, nil
+}
+
+// collectorFix says how to get a collector at addr.
+func collectorFix(addr string) string {
+	port := "4317"
+	if _, p, err := net.SplitHostPort(addr); err == nil {
+		port = p
+	}
+	return fmt.Sprintf("start Jaeger v2 there (docker run --rm -p 127.0.0.1:%s:4317 -p 127.0.0.1:16686:16686 jaegertracing/jaeger:2.13.0, "+
+		"or the binary scripts/build-jaeger builds; see examples/jaeger/README.md), or set OTEL_EXPORTER_OTLP_ENDPOINT to your collector", port)
+}
+
 // newTracerProvider exports spans over OTLP gRPC, in batches.
 func newTracerProvider(ctx context.Context, cfg config) (*sdktrace.TracerProvider, error) {
 	var opts []otlptracegrpc.Option
@@ -145,6 +205,7 @@ func newTracerProvider(ctx context.Context, cfg config) (*sdktrace.TracerProvide
 	} else {
 		opts = append(opts, otlptracegrpc.WithEndpoint(cfg.endpoint), otlptracegrpc.WithInsecure())
 	}
+	opts = append(opts, otlptracegrpc.WithTimeout(cfg.exportTimeout))
 	exp, err := otlptracegrpc.New(ctx, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("OTLP exporter: %w", err)
@@ -183,7 +244,6 @@ func newInstance(rdb *redis.Client, obs *stratotel.Observer, repo *repository, n
 		Tiers:     []tiered.Tier{{Backend: l1}, {Backend: l2, Timeout: 100 * time.Millisecond}},
 		Namespace: namespace,
 		Observer:  obs,
-		Codec:     httpcache.Codec, // HTTP responses in a compact binary form, other values as JSON
 	})
 	if err != nil {
 		l1.Close()

@@ -33,8 +33,8 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
-	"github.com/redis/go-redis/v9"
 
+	"github.com/stratacache/strata/examples/internal/connect"
 	echocache "github.com/stratacache/strata/middleware/echo"
 	httpcache "github.com/stratacache/strata/middleware/http"
 	"github.com/stratacache/strata/tiered"
@@ -43,29 +43,36 @@ import (
 )
 
 func main() {
-	if err := run(); err != nil {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], nil); err != nil {
 		fmt.Fprintln(os.Stderr, "proxy:", err)
+		stop()
 		os.Exit(1)
 	}
 }
 
-func run() error {
-	listen := flag.String("listen", "127.0.0.1:8080", "address to listen on")
-	originFlag := flag.String("origin", "http://127.0.0.1:8000", "origin server URL")
-	redisURL := flag.String("redis", "", "Redis URL for the shared L2 (empty: in-process only)")
-	adapter := flag.String("adapter", "nethttp", "middleware adapter: nethttp or echo")
-	namespace := flag.String("namespace", "strata-proxy:", "key namespace in Redis")
-	maxBody := flag.Int64("max-body", httpcache.DefaultMaxBodySize, "largest body stored, in bytes")
-	l1Entries := flag.Int("l1-entries", httpcache.DefaultL1Entries, "entries kept in the in-process tier (without -redis)")
-	l1Bytes := flag.Uint64("l1-bytes", 256<<20, "bytes kept in the in-process tier (with -redis, where entries are weighed by their encoded size)")
-	targeted := flag.String("targeted", "CDN-Cache-Control", "comma-separated targeted cache-control fields (RFC 9213) obeyed before Cache-Control; empty for none")
-	heuristic := flag.Duration("heuristic", 24*time.Hour, "cap of heuristic freshness (10% of the time since Last-Modified); 0 turns it off")
-	staleOnError := flag.Duration("stale-on-error", time.Hour, "how long past its freshness a response may be served when the origin fails; 0 only within stale-if-error")
-	storePOST := flag.Bool("store-post", true, "store POST responses whose Content-Location is their own URL, for later GETs")
-	negotiate := flag.Bool("negotiate-language", true, "answer a request that strictly prefers one language with a stored variant in that language (Vary: Accept-Language alone)")
-	originTimeout := flag.Duration("origin-timeout", 30*time.Second, "how long to wait for the origin's response head (then 504, and stale if allowed)")
-	verbose := flag.Bool("v", false, "log warnings to stderr")
-	flag.Parse()
+// run parses args and proxies until ctx ends; ready, when set, is told the address it listens on.
+func run(ctx context.Context, args []string, ready func(addr string)) error {
+	fs := flag.NewFlagSet("proxy", flag.ExitOnError)
+	listen := fs.String("listen", "127.0.0.1:8080", "address to listen on")
+	originFlag := fs.String("origin", "http://127.0.0.1:8000", "origin server URL")
+	redisURL := fs.String("redis", "", "Redis URL for the shared L2 (empty: in-process only)")
+	adapter := fs.String("adapter", "nethttp", "middleware adapter: nethttp or echo")
+	namespace := fs.String("namespace", "strata-proxy:", "key namespace in Redis")
+	maxBody := fs.Int64("max-body", httpcache.DefaultMaxBodySize, "largest body stored, in bytes")
+	l1Entries := fs.Int("l1-entries", httpcache.DefaultL1Entries, "entries kept in the in-process tier (without -redis)")
+	l1Bytes := fs.Uint64("l1-bytes", 256<<20, "bytes kept in the in-process tier (with -redis, where entries are weighed by their encoded size)")
+	targeted := fs.String("targeted", "CDN-Cache-Control", "comma-separated targeted cache-control fields (RFC 9213) obeyed before Cache-Control; empty for none")
+	heuristic := fs.Duration("heuristic", 24*time.Hour, "cap of heuristic freshness (10% of the time since Last-Modified); 0 turns it off")
+	staleOnError := fs.Duration("stale-on-error", time.Hour, "how long past its freshness a response may be served when the origin fails; 0 only within stale-if-error")
+	storePOST := fs.Bool("store-post", true, "store POST responses whose Content-Location is their own URL, for later GETs")
+	negotiate := fs.Bool("negotiate-language", true, "answer a request that strictly prefers one language with a stored variant in that language (Vary: Accept-Language alone)")
+	originTimeout := fs.Duration("origin-timeout", 30*time.Second, "how long to wait for the origin's response head (then 504, and stale if allowed)")
+	verbose := fs.Bool("v", false, "log warnings to stderr")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
 
 	origin, err := url.Parse(*originFlag)
 	if err != nil || (origin.Scheme != "http" && origin.Scheme != "https") || origin.Host == "" {
@@ -88,12 +95,10 @@ func run() error {
 	tiers := []tiered.Tier{{Backend: l1}}
 	var bus tiered.Bus
 	if *redisURL != "" {
-		opt, err := redis.ParseURL(*redisURL)
+		client, err := connect.Redis(ctx, *redisURL, "-redis", "to use the in-process cache alone")
 		if err != nil {
-			return fmt.Errorf("-redis: %w", err)
+			return err
 		}
-		opt.ContextTimeoutEnabled = true
-		client := redis.NewClient(opt)
 		defer client.Close()
 		l2, err := redistier.New(client, redistier.Options{})
 		if err != nil {
@@ -105,7 +110,7 @@ func run() error {
 			return err
 		}
 	}
-	tc, err := tiered.New(tiered.Options{Tiers: tiers, Codec: httpcache.Codec, Namespace: *namespace, Bus: bus, Logger: logger})
+	tc, err := tiered.New(tiered.Options{Tiers: tiers, Namespace: *namespace, Bus: bus, Logger: logger})
 	if err != nil {
 		return err
 	}
@@ -136,14 +141,18 @@ func run() error {
 		},
 		ErrorLog: nil,
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
-			// A 5xx lets the cache serve a stored response instead, where that is allowed.
-			logger.Warn("proxy: origin unreachable", "error", err)
+			// A 5xx lets the cache serve a stored response instead, where that is allowed. Say which
+			// origin failed and where to look, not the error itself (it may name internal
+			// addresses); -v logs it.
+			logger.Warn("proxy: origin unreachable", "origin", origin.String(), "error", err)
 			code := http.StatusBadGateway
 			var ne net.Error
 			if errors.As(err, &ne) && ne.Timeout() {
 				code = http.StatusGatewayTimeout
 			}
+			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 			w.WriteHeader(code)
+			fmt.Fprintf(w, "proxy: the origin %s (-origin) did not answer; is it running? (-v logs the error)\n", origin)
 		},
 	}
 	proxy := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -174,23 +183,31 @@ func run() error {
 		return fmt.Errorf("-adapter %q: want nethttp or echo", *adapter)
 	}
 
-	srv := &http.Server{Addr: *listen, Handler: handler, ReadHeaderTimeout: 10 * time.Second}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.ListenAndServe() }()
-	fmt.Fprintf(os.Stderr, "proxy: %s -> %s (adapter %s, redis %v)\n", *listen, origin, *adapter, *redisURL != "")
+	go func() { errc <- srv.Serve(ln) }()
+	fmt.Fprintf(os.Stderr, "proxy: %s -> %s (adapter %s, redis %v)\n", ln.Addr(), origin, *adapter, *redisURL != "")
+	if ready != nil {
+		ready(ln.Addr().String())
+	}
 	select {
 	case err := <-errc:
-		if !errors.Is(err, http.ErrServerClosed) {
-			return err
-		}
+		return err
 	case <-ctx.Done():
 		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		return srv.Shutdown(sctx)
+		if err := srv.Shutdown(sctx); err != nil {
+			return err
+		}
+		if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+		return nil
 	}
-	return nil
 }
 
 // echoMethods are the methods Echo's Any routes.

@@ -14,7 +14,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -23,6 +26,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/stratacache/strata/decorate"
+	"github.com/stratacache/strata/examples/internal/connect"
 	"github.com/stratacache/strata/tiered"
 	ottertier "github.com/stratacache/strata/tiered/otter"
 	redistier "github.com/stratacache/strata/tiered/redis"
@@ -61,8 +65,8 @@ func NewCachedRepo(cache *tiered.Cache, repo *Repo) (*CachedRepo, error) {
 	o := decorate.Options{
 		Name:     "users.byID",
 		Strategy: tiered.MediumTerm.WithJitter(0.1).WithNegativeTTL(time.Minute).WithRefreshAhead(5 * time.Minute),
-		// A cached "not found" returns pgx.ErrNoRows, as the repository does (it wraps sql.ErrNoRows).
-		NotFound: []error{pgx.ErrNoRows},
+		// The default NotFound list (sql.ErrNoRows) recognises pgx.ErrNoRows, which wraps it, and a
+		// cached "not found" still answers errors.Is(err, pgx.ErrNoRows).
 	}
 	batch, err := decorate.Batch(cache, repo.Users, o)
 	if err != nil {
@@ -75,20 +79,44 @@ func NewCachedRepo(cache *tiered.Cache, repo *Repo) (*CachedRepo, error) {
 	return &CachedRepo{User: one, Users: batch}, nil
 }
 
-// Connect opens a pgx pool on url (DefaultDatabaseURL when empty) and checks it answers.
+// Connect opens a pgx pool on url (DefaultDatabaseURL when empty) and checks it answers. When it
+// does not, the error names PostgreSQL, its address and the fix.
 func Connect(ctx context.Context, url string) (*pgxpool.Pool, error) {
+	from := "DATABASE_URL"
 	if url == "" {
-		url = DefaultDatabaseURL
+		url, from = DefaultDatabaseURL, "DATABASE_URL unset: the default"
 	}
-	pool, err := pgxpool.New(ctx, url)
+	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
-		return nil, fmt.Errorf("DATABASE_URL: %w", err)
+		return nil, fmt.Errorf("%s: not a PostgreSQL URL (want postgres://user@host:port/database): %w", from, err)
+	}
+	hostPort := net.JoinHostPort(cfg.ConnConfig.Host, strconv.Itoa(int(cfg.ConnConfig.Port)))
+	unreachable := func(err error) error {
+		return &connect.Error{Server: "PostgreSQL", Addr: hostPort + "/" + cfg.ConnConfig.Database, From: from, Err: err,
+			Fix: "run scripts/ensure-postgres (it installs PostgreSQL if needed and starts it there), or set DATABASE_URL to a running server"}
 	}
 	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
+	if !strings.HasPrefix(cfg.ConnConfig.Host, "/") { // not a Unix socket directory
+		// A plain dial first: pgx reports a refused connection once per attempt, on many lines.
+		conn, err := (&net.Dialer{}).DialContext(pctx, "tcp", hostPort)
+		if err != nil {
+			return nil, unreachable(err)
+		}
+		_ = conn.Close()
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", from, err)
+	}
 	if err := pool.Ping(pctx); err != nil {
 		pool.Close()
-		return nil, fmt.Errorf("PostgreSQL at %s does not answer (scripts/ensure-postgres starts one): %w", url, err)
+		if pctx.Err() != nil {
+			return nil, unreachable(err)
+		}
+		return nil, &connect.Error{Server: "PostgreSQL", Addr: hostPort + "/" + cfg.ConnConfig.Database, From: from, Err: err,
+			Problem: "refused the connection",
+			Fix:     "check the user, password and database in DATABASE_URL (scripts/ensure-postgres creates the role and the database)"}
 	}
 	return pool, nil
 }
@@ -129,16 +157,11 @@ func run(ctx context.Context, out io.Writer, cfg config) error {
 	var rdb *redis.Client
 	tiers := "L1 otter (set REDIS_URL to add Redis as L2)"
 	if cfg.redisURL != "" {
-		opt, err := redis.ParseURL(cfg.redisURL)
+		rdb, err = connect.Redis(ctx, cfg.redisURL, "REDIS_URL", "to use the in-process cache alone")
 		if err != nil {
-			return fmt.Errorf("REDIS_URL: %w", err)
+			return err
 		}
-		opt.ContextTimeoutEnabled = true
-		rdb = redis.NewClient(opt)
 		defer rdb.Close()
-		if err := rdb.Ping(ctx).Err(); err != nil {
-			return fmt.Errorf("redis at %s: %w", opt.Addr, err)
-		}
 		tiers = "L1 otter, L2 redis"
 	}
 

@@ -3,8 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"strings"
 	"sync"
@@ -14,15 +16,20 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/stratacache/strata/examples/internal/connect"
 	"github.com/stratacache/strata/internal/redistest"
 )
 
 func TestMain(m *testing.M) { redistest.Main(m) }
 
-// connect returns a pool on DATABASE_URL (or the default). A missing PostgreSQL fails the test:
-// CI provides one with scripts/ensure-postgres.
-func connect(t *testing.T) *pgxpool.Pool {
+// openPool returns a pool on DATABASE_URL (or the default). A missing PostgreSQL fails the test
+// (`make test` provides one with scripts/ensure-postgres); in -short mode, without DATABASE_URL,
+// the test is skipped instead.
+func openPool(t *testing.T) *pgxpool.Pool {
 	t.Helper()
+	if testing.Short() && os.Getenv("DATABASE_URL") == "" {
+		t.Skip("needs PostgreSQL: skipped in -short mode without DATABASE_URL (make test starts one with scripts/ensure-postgres)")
+	}
 	pool, err := Connect(t.Context(), os.Getenv("DATABASE_URL"))
 	if err != nil {
 		t.Fatalf("%v\nthis test needs a real PostgreSQL: run scripts/ensure-postgres, or set DATABASE_URL", err)
@@ -47,7 +54,7 @@ func newRepo(t *testing.T, pool *pgxpool.Pool) *Repo {
 }
 
 func TestRun(t *testing.T) {
-	pool := connect(t)
+	pool := openPool(t)
 	pool.Close()
 	var out bytes.Buffer
 	table := fmt.Sprintf("strata_test_run_%d", os.Getpid())
@@ -76,7 +83,7 @@ func TestRun(t *testing.T) {
 }
 
 func TestCachedRepository(t *testing.T) {
-	pool := connect(t)
+	pool := openPool(t)
 	repo := newRepo(t, pool)
 	srv := redistest.Shared(t)
 	namespace := fmt.Sprintf("repotest:%d:", time.Now().UnixNano())
@@ -114,12 +121,13 @@ func TestCachedRepository(t *testing.T) {
 		t.Fatalf("1000 concurrent reads ran %d queries", q)
 	}
 
-	// Not found: pgx.ErrNoRows from the database, then the very same error from the cache.
+	// Not found: pgx.ErrNoRows from the database, then from the cache an error that a 404 handler's
+	// errors.Is(err, pgx.ErrNoRows) still recognises (as well as sql.ErrNoRows).
 	if _, err := c.User.Call(ctx, 4242); !errors.Is(err, pgx.ErrNoRows) {
 		t.Fatalf("missing user: %v", err)
 	}
-	if _, err := c.User.Call(ctx, 4242); err != pgx.ErrNoRows {
-		t.Fatalf("cached missing user: %v, want pgx.ErrNoRows itself", err)
+	if _, err := c.User.Call(ctx, 4242); !errors.Is(err, pgx.ErrNoRows) || !errors.Is(err, sql.ErrNoRows) {
+		t.Fatalf("cached missing user: %v, want one that errors.Is pgx.ErrNoRows and sql.ErrNoRows", err)
 	}
 	if q := repo.Queries(); q != 2 {
 		t.Fatalf("queries %d, want 2", q)
@@ -139,7 +147,7 @@ func TestCachedRepository(t *testing.T) {
 	if u, err := c.User.Call(ctx, 5); err != nil || u.Name != "user-5" || repo.Queries() != 3 {
 		t.Fatalf("single read of a batch entry: %+v, %v, queries %d", u, err, repo.Queries())
 	}
-	if _, err := c.User.Call(ctx, 4243); err != pgx.ErrNoRows || repo.Queries() != 3 {
+	if _, err := c.User.Call(ctx, 4243); !errors.Is(err, pgx.ErrNoRows) || repo.Queries() != 3 {
 		t.Fatalf("single read of a batch miss: %v, queries %d", err, repo.Queries())
 	}
 
@@ -155,5 +163,66 @@ func TestCachedRepository(t *testing.T) {
 	}
 	if u, _ := c.User.Call(ctx, 7); u.Name != "seven" {
 		t.Fatalf("after invalidation: %+v", u)
+	}
+}
+
+// TestConnectUnreachable: without a PostgreSQL at the address, the error names it and the fix.
+func TestConnectUnreachable(t *testing.T) {
+	addr, err := connect.FreeAddr()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool, err := Connect(t.Context(), "postgres://postgres@"+addr+"/test?sslmode=disable&connect_timeout=3")
+	if err == nil {
+		pool.Close()
+		t.Fatal("connected to nothing")
+	}
+	for _, want := range []string{"PostgreSQL at " + addr + "/test (DATABASE_URL) does not answer: ", "connection refused",
+		"fix: run scripts/ensure-postgres (it installs PostgreSQL if needed and starts it there), or set DATABASE_URL to a running server"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q lacks %q", err, want)
+		}
+	}
+	if _, err := Connect(t.Context(), "mysql://x"); err == nil || !strings.Contains(err.Error(), "DATABASE_URL: not a PostgreSQL URL") {
+		t.Errorf("bad URL: %v", err)
+	}
+}
+
+// TestRunRedisUnreachable names Redis, the address and the fix (after PostgreSQL answered).
+func TestRunRedisUnreachable(t *testing.T) {
+	openPool(t)
+	addr, err := connect.FreeAddr()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	err = run(t.Context(), &out, config{databaseURL: os.Getenv("DATABASE_URL"), redisURL: "redis://" + addr + "/0", table: "unused"})
+	if err == nil || !strings.Contains(err.Error(), "Redis at "+addr+" (REDIS_URL) does not answer") {
+		t.Fatalf("error %v", err)
+	}
+}
+
+// TestConnectRefused reaches the real PostgreSQL as a role it does not have: the error says the
+// server refused, and how to fix it.
+func TestConnectRefused(t *testing.T) {
+	openPool(t)
+	u := os.Getenv("DATABASE_URL")
+	if u == "" {
+		u = DefaultDatabaseURL
+	}
+	parsed, err := url.Parse(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	parsed.User = url.User("strata_no_such_role")
+	pool, err := Connect(t.Context(), parsed.String())
+	if err == nil {
+		pool.Close()
+		t.Fatal("connected as a role that does not exist")
+	}
+	for _, want := range []string{"(DATABASE_URL) refused the connection: ", "strata_no_such_role", "fix: check the user, password and database in DATABASE_URL"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q lacks %q", err, want)
+		}
 	}
 }

@@ -69,7 +69,7 @@ func NewEnv(t testing.TB, name string, adapter Adapter, opts httpcache.Options) 
 		}
 		tiers = append(tiers, tiered.Tier{Backend: l2, Timeout: 2 * time.Second})
 	}
-	tc, err := tiered.New(tiered.Options{Tiers: tiers, Codec: httpcache.Codec, Namespace: env.Namespace})
+	tc, err := tiered.New(tiered.Options{Tiers: tiers, Namespace: env.Namespace})
 	if err != nil {
 		t.Fatal(err)
 	}

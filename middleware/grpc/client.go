@@ -73,7 +73,7 @@ func NewClient(o ClientOptions) (*Client, error) {
 		c.log = slog.New(slog.DiscardHandler)
 	}
 	if c.cache == nil {
-		cache, err := tiered.New(tiered.Options{Codec: Codec})
+		cache, err := tiered.New(tiered.Options{})
 		if err != nil {
 			return nil, fmt.Errorf("%w: default cache: %w", ErrInvalidOptions, err)
 		}

@@ -48,8 +48,8 @@
 // the message is shared between callers and handed to gRPC's marshaller, which only reads it (set
 // [ServerOptions.CloneResponses] when an outer interceptor modifies responses). Byte tiers such as
 // Redis keep the message's proto bytes with its type name and the recorded metadata in a compact
-// length-prefixed form: give the cache [Codec] as its tiered.Options.Codec. With another codec
-// (the default JSON) the same bytes are stored base64-encoded inside a JSON string.
+// length-prefixed form that cached responses write themselves (encoding.BinaryMarshaler), so any
+// tiered cache holds them, whatever its codec, next to values of every other type.
 //
 // # Client
 //

@@ -2,7 +2,6 @@ package grpccache
 
 import (
 	"encoding/binary"
-	"encoding/json"
 	"fmt"
 	"slices"
 
@@ -200,28 +199,4 @@ func (r *reader) md() metadata.MD {
 		md[string(k)] = append(md[string(k)], string(v))
 	}
 	return md
-}
-
-// MarshalJSON stores the entry's binary form as a JSON string, so that a cache with a JSON codec
-// can hold it.
-func (e *entry) MarshalJSON() ([]byte, error) {
-	b, err := e.appendBinary(nil)
-	if err != nil {
-		return nil, err
-	}
-	return json.Marshal(b)
-}
-
-// UnmarshalJSON reads what MarshalJSON wrote.
-func (e *entry) UnmarshalJSON(data []byte) error {
-	var b []byte
-	if err := json.Unmarshal(data, &b); err != nil {
-		return fmt.Errorf("%w: %w", ErrCorruptEntry, err)
-	}
-	d, err := decodeEntry(b)
-	if err != nil {
-		return err
-	}
-	*e = *d
-	return nil
 }

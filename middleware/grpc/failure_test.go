@@ -32,7 +32,6 @@ func TestRedisDown(t *testing.T) {
 	}
 	cache, err := tiered.New(tiered.Options{
 		Tiers: []tiered.Tier{{Backend: l1}, {Backend: l2, Timeout: 200 * time.Millisecond}},
-		Codec: grpccache.Codec,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -157,7 +157,6 @@ func newCache(t testing.TB, ns string, opts ...func(*tiered.Options)) *tiered.Ca
 	o := tiered.Options{
 		Tiers:     []tiered.Tier{{Backend: l1}, {Backend: l2, Timeout: 2 * time.Second}},
 		Namespace: ns,
-		Codec:     grpccache.Codec,
 	}
 	for _, f := range opts {
 		f(&o)

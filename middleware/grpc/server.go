@@ -22,7 +22,7 @@ import (
 // passes straight through until Methods or NoSideEffects says otherwise.
 type ServerOptions struct {
 	// Cache stores the responses. Nil means a private in-process cache with default settings,
-	// released by [Server.Close]. Give a cache with a Redis tier [Codec] as its codec.
+	// released by [Server.Close]. Any tiered cache works: responses encode themselves.
 	Cache *tiered.Cache
 	// Methods maps full method names ("/pkg.Service/Method") to their policy.
 	Methods map[string]Policy
@@ -107,7 +107,7 @@ func NewServer(o ServerOptions) (*Server, error) {
 		s.log = slog.New(slog.DiscardHandler)
 	}
 	if s.cache == nil {
-		c, err := tiered.New(tiered.Options{Codec: Codec})
+		c, err := tiered.New(tiered.Options{})
 		if err != nil {
 			return nil, fmt.Errorf("%w: default cache: %w", ErrInvalidOptions, err)
 		}

@@ -514,7 +514,7 @@ func TestStoredForm(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
 		codec tiered.Codec
-	}{{"grpccache codec", grpccache.Codec}, {"JSON codec", tiered.JSON}} {
+	}{{"default codec", nil}, {"JSON codec", tiered.JSON}} {
 		t.Run(tc.name, func(t *testing.T) {
 			ns := namespace(t)
 			withCodec := func(o *tiered.Options) { o.Codec = tc.codec }

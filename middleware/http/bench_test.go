@@ -35,7 +35,7 @@ func benchCache(b *testing.B, withRedis bool) *httpcache.Cache {
 		b.Fatal(err)
 	}
 	b.Cleanup(l1.Close)
-	opts := tiered.Options{Tiers: []tiered.Tier{{Backend: l1}}, Codec: httpcache.Codec, Namespace: "bench" + strconv.FormatInt(time.Now().UnixNano(), 36) + ":"}
+	opts := tiered.Options{Tiers: []tiered.Tier{{Backend: l1}}, Namespace: "bench" + strconv.FormatInt(time.Now().UnixNano(), 36) + ":"}
 	if withRedis {
 		l2, err := redistier.New(redistest.Shared(b).Client(b), redistier.Options{})
 		if err != nil {

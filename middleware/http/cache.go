@@ -39,7 +39,7 @@ func New(opts Options) (*Cache, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrInvalidOptions, err)
 		}
-		tc, err := tiered.New(tiered.Options{Tiers: []tiered.Tier{{Backend: l1}}, Codec: Codec})
+		tc, err := tiered.New(tiered.Options{Tiers: []tiered.Tier{{Backend: l1}}})
 		if err != nil {
 			l1.Close()
 			return nil, fmt.Errorf("%w: %w", ErrInvalidOptions, err)

@@ -6,47 +6,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-
-	"github.com/stratacache/strata/tiered"
 )
-
-// Codec is the [tiered.Codec] to build the middleware's tiered cache with. It writes entries in a
-// compact length-prefixed binary form (format version, flags, key, Vary data, status, times,
-// headers, body), and hands every other value to [tiered.JSON], so the same cache can hold other
-// values too. Use [NewCodec] to pick another codec for those.
-var Codec tiered.Codec = NewCodec(nil)
-
-// NewCodec returns a codec that writes HTTP entries in the middleware's binary form and every
-// other value with fallback (nil means tiered.JSON).
-func NewCodec(fallback tiered.Codec) tiered.Codec {
-	if fallback == nil {
-		fallback = tiered.JSON
-	}
-	return entryCodec{fallback: fallback}
-}
-
-type entryCodec struct{ fallback tiered.Codec }
-
-func (c entryCodec) Name() string { return "httpcache+" + c.fallback.Name() }
-
-func (c entryCodec) Marshal(v any) ([]byte, error) {
-	if e, ok := v.(*entry); ok {
-		return appendEntry(nil, e), nil
-	}
-	return c.fallback.Marshal(v)
-}
-
-func (c entryCodec) Unmarshal(data []byte, ptr any) error {
-	if p, ok := ptr.(**entry); ok {
-		e, err := decodeEntry(data)
-		if err != nil {
-			return err
-		}
-		*p = e
-		return nil
-	}
-	return c.fallback.Unmarshal(data, ptr)
-}
 
 // MarshalBinary encodes e in the compact binary form: entries encode themselves, so any tiered
 // cache holds them whatever its codec.

@@ -31,9 +31,10 @@
 // # Storage
 //
 // Entries are kept in a [tiered.Cache]: its in-process L1 holds the parsed entry (an L1 hit parses
-// nothing), byte tiers such as Redis hold a compact length-prefixed binary form written by
-// [Codec]. A cache given to [New] must therefore be built with Codec: httpcache.Codec (New checks
-// it). Bodies above [Options.MaxBodySize] are streamed to the client and not stored; responses that
+// nothing), byte tiers such as Redis hold a compact length-prefixed binary form that entries write
+// themselves (encoding.BinaryMarshaler), so any tiered cache holds them, whatever its codec, next
+// to values of every other type — one cache can serve decorate, httpcache, echocache and grpccache
+// at once. Bodies above [Options.MaxBodySize] are streamed to the client and not stored; responses that
 // flush, hijack the connection, upgrade it (WebSocket) or stream events (text/event-stream) are
 // passed through without buffering.
 //

@@ -33,7 +33,7 @@ func ExampleCache_Middleware() {
 
 // A route whose handler sets no freshness opts into a default TTL with a strategy.
 func ExampleCache_RouteMiddleware() {
-	tc, err := tiered.New(tiered.Options{Codec: httpcache.Codec}) // add a Redis tier here
+	tc, err := tiered.New(tiered.Options{}) // or redistier.NewCache(rdb, ...) for an L1 over Redis
 	if err != nil {
 		panic(err)
 	}

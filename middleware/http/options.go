@@ -53,8 +53,7 @@ var DefaultUnkeyedHeaders = []string{
 // Options configures a [Cache]. The zero value is a working in-process cache with shared-cache
 // semantics and no default TTL.
 type Options struct {
-	// Cache stores the entries. It must be built with Codec: [Codec] (New checks that entries
-	// survive its codec). Nil means an in-process cache bounded to DefaultL1MaxBytes bytes
+	// Cache stores the entries: any tiered cache (entries encode themselves). Nil means an in-process cache bounded to DefaultL1MaxBytes bytes
 	// (entries weighed by their encoded size) that [Cache.Close] releases. A cache given here stays the caller's to close, after this one.
 	// With a byte tier (Redis) below it, an L1 bounded by bytes (ottertier.Options.MaxBytes)
 	// weighs each entry by its encoded size.

@@ -37,7 +37,6 @@ func instance(t *testing.T, ns string) *httpcache.Cache {
 	}
 	tc, err := tiered.New(tiered.Options{
 		Tiers:     []tiered.Tier{{Backend: l1}, {Backend: l2, Timeout: time.Second}},
-		Codec:     httpcache.Codec,
 		Namespace: ns,
 		Bus:       bus,
 	})

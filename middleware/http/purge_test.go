@@ -1,6 +1,7 @@
 package httpcache_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -109,5 +110,13 @@ func TestNewValidates(t *testing.T) {
 	defer c.Close()
 	if _, err := c.RouteMiddleware(httpcache.Route{Strategy: tiered.Custom(-1)}); !errors.Is(err, httpcache.ErrInvalidOptions) {
 		t.Errorf("negative strategy accepted: %v", err)
+	}
+	// Custom(0) means the same everywhere: an invalid strategy (the zero Strategy, not a zero TTL,
+	// is "no route TTL" here and "the cache's default" in Load).
+	if _, err := c.RouteMiddleware(httpcache.Route{Strategy: tiered.Custom(0)}); !errors.Is(err, httpcache.ErrInvalidOptions) {
+		t.Errorf("Custom(0) route: %v", err)
+	}
+	if _, err := tiered.Load(context.Background(), jsonCache, "k", tiered.Custom(0), func(context.Context) (int, error) { return 1, nil }); !errors.Is(err, tiered.ErrInvalidOptions) {
+		t.Errorf("Custom(0) load: %v", err)
 	}
 }

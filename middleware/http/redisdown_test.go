@@ -29,7 +29,6 @@ func TestRedisDown(t *testing.T) {
 	}
 	tc, err := tiered.New(tiered.Options{
 		Tiers: []tiered.Tier{{Backend: l1}, {Backend: l2, Timeout: 100 * time.Millisecond}},
-		Codec: httpcache.Codec,
 	})
 	if err != nil {
 		t.Fatal(err)
