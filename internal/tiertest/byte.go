@@ -29,7 +29,7 @@ func runByte(t *testing.T, h Harness) {
 	t.Run("Concurrency", func(t *testing.T) { byteConcurrency(t, h) })
 	t.Run("Timeouts", func(t *testing.T) { byteTimeouts(t, h) })
 	t.Run("Cache", func(t *testing.T) {
-		runCache(t, h, func(t *testing.T) tiered.Tier { return tiered.Tier{Backend: h.New(t)} })
+		runCache(t, h, func(t *testing.T) tiered.Tier { return tiered.Tier{Backend: h.New(t), Timeout: relaxed} })
 	})
 }
 
@@ -260,7 +260,7 @@ func bytePattern(t *testing.T, h Harness) {
 	// Through a cache: the pattern delete of the tier, or the capability error.
 	b := byteBackend(t, h)
 	ns := namespace(t)
-	c := newCache(t, ns, tiered.Options{}, tiered.Tier{Backend: b})
+	c := newCache(t, ns, tiered.Options{}, tiered.Tier{Backend: b, Timeout: relaxed})
 	for _, k := range []string{"user:1", "user:2", "order:1"} {
 		if err := c.Set(ctx, k, newValue(k, 0, 0), tiered.Custom(time.Minute)); err != nil {
 			t.Fatal(err)
@@ -308,7 +308,7 @@ func bytePattern(t *testing.T, h Harness) {
 func byteConcurrency(t *testing.T, h Harness) {
 	b := byteBackend(t, h)
 	ns := namespace(t)
-	c := newCache(t, ns, tiered.Options{}, tiered.Tier{Backend: b, Timeout: 5 * time.Second})
+	c := newCache(t, ns, tiered.Options{}, tiered.Tier{Backend: b, Timeout: relaxed})
 	ctx := context.Background()
 	const keys, workers, ops = 16, 6, 150
 	var wg sync.WaitGroup

@@ -72,7 +72,7 @@ func cacheRoundTrip(t *testing.T, tier tiered.Tier) {
 	for i, want := range []Value{small, large} {
 		e := got[i]
 		if !e.Found || e.Value.check(want.Key) != nil || e.Value.Text != want.Text {
-			t.Fatalf("%s read back as %+v", want.Key, e)
+			t.Fatalf("%s read back as %+v; writer's tiers %+v, reader's %+v", want.Key, e, w.Stats().Tiers, r.Stats().Tiers)
 		}
 	}
 	// The lifetime travels with the entry: fresh for an hour, then stale for half an hour. A

@@ -19,7 +19,7 @@ func TestMemcached(t *testing.T) {
 		runMemcached(t, memcachedtier.Options{}, 5*time.Second, 0)
 	})
 	t.Run("trust-client-timeout", func(t *testing.T) {
-		runMemcached(t, memcachedtier.Options{TrustClientTimeout: true}, 250*time.Millisecond, 250*time.Millisecond)
+		runMemcached(t, memcachedtier.Options{TrustClientTimeout: true}, time.Second, time.Second)
 	})
 }
 
