@@ -188,7 +188,8 @@ func testOutage(t *testing.T, tr Transport) {
 	b.load(t, "k", 1)
 
 	restart := f.srv.Stop(t)
-	eventually(t, 10*time.Second, "the drop noticed", func() bool { return b.inv().Drops == 1 })
+	// The cache counts the drop, then clears L1 and counts the clear.
+	eventually(t, 10*time.Second, "the drop noticed", func() bool { s := b.inv(); return s.Drops == 1 && s.L1Clears == 1 })
 	if b.holds("k") {
 		t.Fatal("L1 not cleared when the drop was noticed")
 	}
@@ -232,7 +233,7 @@ func testFreeze(t *testing.T, tr Transport) {
 	resume := f.srv.Freeze(t)
 	t.Cleanup(resume)
 	frozen := time.Now()
-	eventually(t, 10*tr.DetectFreeze, "the frozen server noticed", func() bool { return b.inv().Drops == 1 })
+	eventually(t, 10*tr.DetectFreeze, "the frozen server noticed", func() bool { s := b.inv(); return s.Drops == 1 && s.L1Clears == 1 })
 	t.Logf("%s: frozen server noticed after %v (transport bound %v)", tr.Name, time.Since(frozen).Round(time.Millisecond), tr.DetectFreeze)
 	if b.holds("k") {
 		t.Fatal("L1 not cleared when the frozen server was noticed")

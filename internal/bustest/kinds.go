@@ -264,7 +264,11 @@ func testConvergence(t *testing.T, tr Transport) {
 		t.Fatal(err)
 	}
 	for _, x := range receivers {
-		eventually(t, 20*time.Second, "all updates applied", func() bool { return x.inv().Applied == updates })
+		for deadline := time.Now().Add(20 * time.Second); x.inv().Applied != updates; time.Sleep(time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("not all updates applied within 20s: %+v", x.inv())
+			}
+		}
 		for k := range keys {
 			want := updates - keys + k
 			if k == 0 {

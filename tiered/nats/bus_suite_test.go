@@ -11,8 +11,9 @@ import (
 	natsbus "github.com/stratacache/strata/tiered/nats"
 )
 
-// busHealth is the health interval of the buses under test.
-const busHealth = 200 * time.Millisecond
+// busHealth is the health interval of the buses under test: short enough for the freeze tests,
+// long enough that a loaded machine does not miss a health check.
+const busHealth = 500 * time.Millisecond
 
 // natsTransport runs the bus suite on a private nats-server per test.
 var natsTransport = bustest.Transport{

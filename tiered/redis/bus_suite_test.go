@@ -14,8 +14,9 @@ import (
 	redistier "github.com/stratacache/strata/tiered/redis"
 )
 
-// busHealth is the health interval of the buses under test.
-const busHealth = 200 * time.Millisecond
+// busHealth is the health interval of the buses under test: short enough for the freeze tests,
+// long enough that a loaded machine does not miss a health check.
+const busHealth = 500 * time.Millisecond
 
 // redisTransport runs the bus suite on a private redis-server per test.
 var redisTransport = bustest.Transport{
