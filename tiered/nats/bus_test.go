@@ -138,6 +138,7 @@ func TestPublishNeverBuffers(t *testing.T) {
 	if err := publish(pub, "before"); err != nil {
 		t.Fatal(err)
 	}
+	waitFor(t, 5*time.Second, "the message before the outage", func() bool { return slices.Contains(ev.get(), "msg:before") })
 	if err := srv.Kill(); err != nil {
 		t.Fatal(err)
 	}
@@ -193,11 +194,11 @@ func TestPublishHonoursContext(t *testing.T) {
 func TestClosedConnectionReportsDownOnce(t *testing.T) {
 	srv := natstest.Start(t)
 	nc := srv.Conn(t)
-	b := newBus(t, nc, natsbus.Options{HealthInterval: 20 * time.Millisecond})
+	b := newBus(t, nc, natsbus.Options{HealthInterval: 50 * time.Millisecond})
 	ev, stop := subscribe(t, b)
 	nc.Close()
 	waitFor(t, 5*time.Second, "Down", func() bool { return ev.last() == "down" })
-	time.Sleep(200 * time.Millisecond) // ten health checks, each failing on the closed connection
+	time.Sleep(300 * time.Millisecond) // six health checks, each failing on the closed connection
 	stop()
 	if got := ev.get(); !slices.Equal(got, []string{"up", "down"}) {
 		t.Fatalf("listener was told %q", got)
@@ -213,8 +214,8 @@ func TestClosedConnectionReportsDownOnce(t *testing.T) {
 // same checks notice when the server freezes.
 func TestIdleIsHealthy(t *testing.T) {
 	srv := natstest.Start(t)
-	ev, _ := subscribe(t, newBus(t, srv.Conn(t), natsbus.Options{HealthInterval: 20 * time.Millisecond}))
-	time.Sleep(300 * time.Millisecond) // fifteen health checks
+	ev, _ := subscribe(t, newBus(t, srv.Conn(t), natsbus.Options{HealthInterval: 100 * time.Millisecond}))
+	time.Sleep(600 * time.Millisecond) // six health checks
 	if got := ev.get(); !slices.Equal(got, []string{"up"}) {
 		t.Fatalf("listener of an idle bus was told %q", got)
 	}
