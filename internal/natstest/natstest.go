@@ -22,6 +22,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+
+	"github.com/stratacache/strata/internal/proc"
 )
 
 // InstallHint tells a developer how to get nats-server.
@@ -112,7 +114,7 @@ func freePort() (int, error) {
 func (s *Server) start() error {
 	args := append([]string{"--addr", "127.0.0.1", "--port", strconv.Itoa(s.port)}, s.args...)
 	cmd := exec.Command(s.bin, args...)
-	exited, err := startProcess(cmd)
+	exited, err := proc.Start(cmd)
 	if err != nil {
 		return err
 	}
@@ -210,7 +212,7 @@ func (s *Server) Pause() error {
 	if err := s.signal(syscall.SIGSTOP); err != nil {
 		return err
 	}
-	waitStopped(s.Pid())
+	proc.WaitStopped(s.Pid())
 	return nil
 }
 

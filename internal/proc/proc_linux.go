@@ -1,4 +1,4 @@
-package natstest
+package proc
 
 import (
 	"fmt"
@@ -10,13 +10,13 @@ import (
 	"time"
 )
 
-// startProcess starts a server process and returns a channel closed once it has exited and been
+// Start starts a server process and returns a channel closed once it has exited and been
 // waited for. The process runs in its own process group, so that signals sent to the test
 // binary's group do not reach it, with SIGKILL as its parent-death signal: a test binary killed by
 // its timeout does not leave its servers behind. The kernel sends that signal when the thread that
 // started the child ends, so the start and the wait run on one locked thread, which ends only
 // after the process has.
-func startProcess(cmd *exec.Cmd) (exited <-chan struct{}, err error) {
+func Start(cmd *exec.Cmd) (exited <-chan struct{}, err error) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	started := make(chan error, 1)
 	done := make(chan struct{})
@@ -36,10 +36,10 @@ func startProcess(cmd *exec.Cmd) (exited <-chan struct{}, err error) {
 	return done, nil
 }
 
-// waitStopped waits until every thread of the process is stopped (state T in /proc), which
+// WaitStopped waits until every thread of the process is stopped (state T in /proc), which
 // SIGSTOP makes them only once the kernel has stopped each: until then the process may still
 // answer a client.
-func waitStopped(pid int) {
+func WaitStopped(pid int) {
 	deadline := time.Now().Add(5 * time.Second)
 	for time.Now().Before(deadline) && !stopped(pid) {
 		time.Sleep(time.Millisecond)
