@@ -20,6 +20,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/goleak"
+
+	"github.com/stratacache/strata/internal/proc"
 )
 
 // EnvURL names the environment variable that points the tests at an existing Redis.
@@ -166,7 +168,7 @@ func (s *Server) start(bin string) error {
 	}, s.args...)
 	cmd := exec.Command(bin, args...)
 	cmd.Dir = s.dir
-	exited, err := startProcess(cmd)
+	exited, err := proc.Start(cmd)
 	if err != nil {
 		return err
 	}
@@ -251,12 +253,28 @@ func (s *Server) signal(sig syscall.Signal) error {
 	return s.cmd.Process.Signal(sig)
 }
 
-// Pause freezes the server with SIGSTOP: connections stay open and nothing answers.
+// pid returns the server's process id, 0 when it is not running.
+func (s *Server) pid() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd == nil || s.cmd.Process == nil {
+		return 0
+	}
+	return s.cmd.Process.Pid
+}
+
+// Pause freezes the server with SIGSTOP: connections stay open and nothing answers. It returns
+// once every thread of the server has stopped (the kernel stops them one by one, and until then
+// the server may still answer).
 func (s *Server) Pause() error {
 	if err := s.needOwn("pause"); err != nil {
 		return err
 	}
-	return s.signal(syscall.SIGSTOP)
+	if err := s.signal(syscall.SIGSTOP); err != nil {
+		return err
+	}
+	proc.WaitStopped(s.pid())
+	return nil
 }
 
 // Resume undoes Pause with SIGCONT.

@@ -15,7 +15,7 @@ func TestStreams(t *testing.T) {
 	ctx := context.Background()
 	srv := redistest.Shared(t)
 	rdb := srv.Client(t)
-	ns := t.Name() + ":"
+	ns := fmt.Sprintf("%s:%d:", t.Name(), time.Now().UnixNano()) // unique per run: the server is shared
 	c, err := redistier.New(rdb, redistier.Options{})
 	if err != nil {
 		t.Fatal(err)

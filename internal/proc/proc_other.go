@@ -1,16 +1,16 @@
 //go:build !linux
 
-package redistest
+package proc
 
 import (
 	"os/exec"
 	"syscall"
 )
 
-// startProcess starts a server process in its own process group, so that signals sent to the test
+// Start starts a server process in its own process group, so that signals sent to the test
 // binary's group do not reach it, and returns a channel closed once it has exited and been waited
 // for.
-func startProcess(cmd *exec.Cmd) (exited <-chan struct{}, err error) {
+func Start(cmd *exec.Cmd) (exited <-chan struct{}, err error) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		return nil, err
@@ -22,3 +22,6 @@ func startProcess(cmd *exec.Cmd) (exited <-chan struct{}, err error) {
 	}()
 	return done, nil
 }
+
+// WaitStopped does nothing where /proc is not there to tell.
+func WaitStopped(int) {}
