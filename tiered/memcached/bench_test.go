@@ -44,8 +44,8 @@ type hitFixture struct {
 	// ctx has a deadline, as every context the cache hands a tier has: a guarded tier called
 	// with it runs the client call on a goroutine of its own (with context.Background it would
 	// call the client directly).
-	ctx context.Context
-	keys  []string
+	ctx  context.Context
+	keys []string
 }
 
 func newHitFixture(b *testing.B, o Options) *hitFixture {
