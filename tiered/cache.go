@@ -283,8 +283,12 @@ func (c *Cache) valueTTL(ttl int64) int64 {
 // errBreakerOpen marks a tier call skipped by an open breaker.
 var errBreakerOpen = errors.New("tiered: circuit breaker open")
 
-// tierErr wraps a tier failure for a fail-closed caller.
+// tierErr wraps a tier failure for a fail-closed caller. An operation the tier's backend does
+// not support ([ErrUnsupported]) is not a failure: its error only names the tier.
 func tierErr(t *tier, err error) error {
+	if errors.Is(err, ErrUnsupported) {
+		return fmt.Errorf("%s (L%d): %w", t.name, t.level+1, err)
+	}
 	return fmt.Errorf("%w: %s (L%d): %w", ErrTierUnavailable, t.name, t.level+1, err)
 }
 
@@ -296,6 +300,10 @@ func (c *Cache) callTier(ctx context.Context, t *tier, call TierCall, fn func(co
 // callTierWithin is callTier with another budget than the tier's Timeout, for calls that walk
 // many keys (pattern and tag deletes). Byte backends return when their context is done (see
 // ByteBackend), so the timeout bounds the caller.
+//
+// An error wrapping ErrUnsupported (the backend cannot perform the operation, say a pattern
+// delete on a client that cannot reach every node) says nothing about the tier's health: it is
+// not counted in TierStats.Errors and does not count towards the breaker.
 func (c *Cache) callTierWithin(ctx context.Context, t *tier, call TierCall, timeout time.Duration, fn func(context.Context) ([]byte, bool, error)) (data []byte, hit bool, err error) {
 	tk, ok := t.br.allow()
 	if !ok {
@@ -323,8 +331,9 @@ func (c *Cache) callTierWithin(ctx context.Context, t *tier, call TierCall, time
 				c.obs.BreakerChanged(t.info, false)
 			}
 		}
-	case ctx.Err() != nil && !timedOut:
-		// The caller gave up; that says nothing about the tier. If this call was the breaker's
+	case ctx.Err() != nil && !timedOut, errors.Is(err, ErrUnsupported):
+		// The caller gave up, or the backend cannot do what was asked (it may not even have
+		// called the tier); that says nothing about the tier. If this call was the breaker's
 		// probe, hand the probe on to a later call.
 		t.br.abandon(tk)
 	default:

@@ -125,6 +125,12 @@ func (c *Cache) InvalidatePattern(ctx context.Context, pattern string) error {
 // for how the tag indexes are kept bounded. The other instances receive the tags and the keys
 // found under them; beyond 10,000 keys they are told to clear their in-process tiers instead.
 // An empty tag is refused with an error wrapping [ErrInvalidOptions].
+//
+// The keys come from the in-process tag index and from the byte tiers that keep one
+// ([TagIndexer], as the redis tier does); they are removed from every tier. A byte tier that
+// keeps no tag index (Memcached) may hold tagged entries no index here knows (written by another
+// instance, or before a restart): for each such tier InvalidateTags still removes what it found,
+// and returns an error wrapping [ErrUnsupported] that names the tier.
 func (c *Cache) InvalidateTags(ctx context.Context, tags ...string) error {
 	if err := c.usable(); err != nil {
 		return err
@@ -142,8 +148,12 @@ func (c *Cache) InvalidateTags(ctx context.Context, tags ...string) error {
 		keys := c.tags.take(tags)
 		var errs []error
 		for _, t := range c.tiers {
+			if t.bb == nil {
+				continue
+			}
 			ti, ok := t.bb.(TagIndexer)
 			if !ok {
+				errs = append(errs, fmt.Errorf("%w: %s (L%d) keeps no tag index: tagged entries it holds that no other index knows are left in place", ErrUnsupported, t.name, t.level+1))
 				continue
 			}
 			var found []string

@@ -22,6 +22,8 @@ import (
 // InvalidateTags takes the keys from both indexes, deletes them everywhere and sends them with
 // the tags to the other instances, which also drop what their own in-process index holds: an
 // instance that promoted a tagged entry from Redis (promotion does not carry tags) still loses it.
+// A byte tier without an index (Memcached) may hold tagged keys neither index knows: InvalidateTags
+// reports each such tier with an error wrapping ErrUnsupported.
 
 // defaultMaxTagEntries bounds the in-process tag index when Options.MaxTagEntries is zero.
 const defaultMaxTagEntries = 1_000_000

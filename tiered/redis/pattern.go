@@ -2,11 +2,12 @@ package redistier
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync/atomic"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/stratacache/strata/tiered"
 )
 
 // Pattern deletes walk the keyspace with SCAN MATCH (never KEYS, which blocks the server) on every
@@ -15,8 +16,9 @@ import (
 const scanBatch = 512
 
 // ErrUnsupportedClient is returned by operations that need to reach every node when the client is
-// not a *redis.Client (single node or Sentinel failover), *redis.ClusterClient or *redis.Ring.
-var ErrUnsupportedClient = errors.New("redistier: client type cannot enumerate its nodes")
+// not a *redis.Client (single node or Sentinel failover), *redis.ClusterClient or *redis.Ring. It
+// wraps tiered.ErrUnsupported: the cache reports it without counting it as a tier failure.
+var ErrUnsupportedClient = fmt.Errorf("redistier: client type cannot enumerate its nodes: %w", tiered.ErrUnsupported)
 
 // deletePattern is DeletePattern without the guard (see guard).
 func (b *Backend) deletePattern(ctx context.Context, pattern string) (int, error) {

@@ -1,0 +1,9 @@
+package tiertest
+
+import (
+	"testing"
+
+	"github.com/stratacache/strata/internal/redistest"
+)
+
+func TestMain(m *testing.M) { redistest.Main(m) }
