@@ -19,6 +19,8 @@ import (
 
 	"github.com/bradfitz/gomemcache/memcache"
 	"go.uber.org/goleak"
+
+	"github.com/stratacache/strata/internal/proc"
 )
 
 // EnvAddr names the environment variable that points the tests at an existing memcached
@@ -169,7 +171,7 @@ func (s *Server) start(bin string) error {
 		args = append(args, "-u", "root") // memcached refuses to run as root without -u
 	}
 	cmd := exec.Command(bin, args...)
-	exited, err := startProcess(cmd)
+	exited, err := proc.Start(cmd)
 	if err != nil {
 		return err
 	}
@@ -250,7 +252,8 @@ func (s *Server) Pause() error {
 	if cmd == nil {
 		return errors.New("memcachedtest: server not running")
 	}
-	return waitStopped(cmd.Process.Pid)
+	proc.WaitStopped(cmd.Process.Pid)
+	return nil
 }
 
 // Resume undoes Pause with SIGCONT.

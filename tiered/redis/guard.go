@@ -7,6 +7,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/stratacache/strata/internal/ctxguard"
 	"github.com/stratacache/strata/tiered"
 )
 
@@ -50,22 +51,11 @@ func guarded[T any](ctx context.Context, honours bool, fn func(context.Context) 
 	if honours {
 		return fn(ctx)
 	}
-	type answer struct {
-		v   T
-		err error
+	v, err := ctxguard.Call(ctx, func() (T, error) { return fn(ctx) })
+	if err != nil && err == ctx.Err() {
+		err = fmt.Errorf("redistier: %w", err)
 	}
-	ch := make(chan answer, 1)
-	go func() {
-		v, err := fn(ctx)
-		ch <- answer{v, err}
-	}()
-	select {
-	case a := <-ch:
-		return a.v, a.err
-	case <-ctx.Done():
-		var zero T
-		return zero, fmt.Errorf("redistier: %w", ctx.Err())
-	}
+	return v, err
 }
 
 var (
