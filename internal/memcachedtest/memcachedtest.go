@@ -13,7 +13,6 @@ import (
 	"os/exec"
 	"strconv"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -33,12 +32,10 @@ const InstallHint = "memcached not found in PATH: install it (Debian/Ubuntu: apt
 // Server is a memcached process started by the test, or an external server from
 // STRATA_MEMCACHED_ADDR.
 type Server struct {
-	mu       sync.Mutex
+	proc     proc.Process
 	addr     string
 	port     int
 	args     []string
-	cmd      *exec.Cmd
-	exited   <-chan struct{}
 	external bool
 }
 
@@ -170,27 +167,10 @@ func (s *Server) start(bin string) error {
 	if os.Geteuid() == 0 {
 		args = append(args, "-u", "root") // memcached refuses to run as root without -u
 	}
-	cmd := exec.Command(bin, args...)
-	exited, err := proc.Start(cmd)
-	if err != nil {
-		return err
+	if err := s.proc.Launch(exec.Command(bin, args...), s.ping); err != nil {
+		return fmt.Errorf("memcachedtest: port %d: %w", s.port, err)
 	}
-	s.cmd, s.exited = cmd, exited
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		select {
-		case <-exited:
-			return fmt.Errorf("memcached exited at start (port %d taken?)", s.port)
-		default:
-		}
-		if s.ping() == nil {
-			return nil
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	_ = cmd.Process.Kill()
-	<-exited
-	return errors.New("memcached did not answer within 10s")
+	return nil
 }
 
 func (s *Server) ping() error {
@@ -228,32 +208,13 @@ func (s *Server) needOwn(what string) error {
 	return nil
 }
 
-func (s *Server) signal(sig syscall.Signal) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.cmd == nil {
-		return errors.New("memcachedtest: server not running")
-	}
-	return s.cmd.Process.Signal(sig)
-}
-
 // Pause freezes the server with SIGSTOP, and returns once every thread of it has stopped:
 // connections stay open and nothing answers.
 func (s *Server) Pause() error {
 	if err := s.needOwn("pause"); err != nil {
 		return err
 	}
-	if err := s.signal(syscall.SIGSTOP); err != nil {
-		return err
-	}
-	s.mu.Lock()
-	cmd := s.cmd
-	s.mu.Unlock()
-	if cmd == nil {
-		return errors.New("memcachedtest: server not running")
-	}
-	proc.WaitStopped(cmd.Process.Pid)
-	return nil
+	return s.proc.Pause()
 }
 
 // Resume undoes Pause with SIGCONT.
@@ -261,7 +222,7 @@ func (s *Server) Resume() error {
 	if err := s.needOwn("resume"); err != nil {
 		return err
 	}
-	return s.signal(syscall.SIGCONT)
+	return s.proc.Resume()
 }
 
 // Kill ends the server with SIGKILL and waits for it to exit.
@@ -269,16 +230,7 @@ func (s *Server) Kill() error {
 	if err := s.needOwn("kill"); err != nil {
 		return err
 	}
-	s.mu.Lock()
-	cmd, exited := s.cmd, s.exited
-	s.cmd = nil
-	s.mu.Unlock()
-	if cmd == nil {
-		return nil
-	}
-	_ = cmd.Process.Signal(syscall.SIGCONT)
-	_ = cmd.Process.Kill()
-	<-exited
+	s.proc.Kill()
 	return nil
 }
 
@@ -287,21 +239,7 @@ func (s *Server) Stop() error {
 	if err := s.needOwn("stop"); err != nil {
 		return err
 	}
-	s.mu.Lock()
-	cmd, exited := s.cmd, s.exited
-	s.cmd = nil
-	s.mu.Unlock()
-	if cmd == nil {
-		return nil
-	}
-	_ = cmd.Process.Signal(syscall.SIGCONT)
-	_ = cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-exited:
-	case <-time.After(10 * time.Second):
-		_ = cmd.Process.Kill()
-		<-exited
-	}
+	s.proc.Terminate(10 * time.Second)
 	return nil
 }
 
@@ -316,14 +254,7 @@ func (s *Server) Restart() error {
 	if err != nil {
 		return errors.New(InstallHint)
 	}
-	var lastErr error
-	for attempt := 0; attempt < 50; attempt++ {
-		if lastErr = s.start(bin); lastErr == nil {
-			return nil
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	return lastErr
+	return proc.Relaunch(func() error { return s.start(bin) })
 }
 
 // Close kills the server. Closing an external server does nothing.

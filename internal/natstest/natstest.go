@@ -16,8 +16,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -55,13 +53,11 @@ type Options struct {
 
 // Server is a nats-server process started by the test.
 type Server struct {
-	mu     sync.Mutex
-	bin    string
-	addr   string
-	port   int
-	args   []string
-	cmd    *exec.Cmd
-	exited <-chan struct{}
+	proc proc.Process
+	bin  string
+	addr string
+	port int
+	args []string
 }
 
 // New starts a nats-server on a free loopback port.
@@ -113,31 +109,10 @@ func freePort() (int, error) {
 
 func (s *Server) start() error {
 	args := append([]string{"--addr", "127.0.0.1", "--port", strconv.Itoa(s.port)}, s.args...)
-	cmd := exec.Command(s.bin, args...)
-	exited, err := proc.Start(cmd)
-	if err != nil {
-		return err
+	if err := s.proc.Launch(exec.Command(s.bin, args...), s.ready); err != nil {
+		return fmt.Errorf("natstest: port %d: %w", s.port, err)
 	}
-	s.mu.Lock()
-	s.cmd, s.exited = cmd, exited
-	s.mu.Unlock()
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		select {
-		case <-exited:
-			s.mu.Lock()
-			s.cmd = nil
-			s.mu.Unlock()
-			return fmt.Errorf("nats-server exited at start (port %d taken?)", s.port)
-		default:
-		}
-		if s.ready() == nil {
-			return nil
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	_ = s.Kill()
-	return errors.New("nats-server did not greet a client within 10s")
+	return nil
 }
 
 // ready reports whether the server greets a new client with its INFO line.
@@ -188,64 +163,29 @@ func (s *Server) Conn(tb testing.TB, opts ...nats.Option) *nats.Conn {
 }
 
 // Pid is the process id of the running server, 0 when it is not running.
-func (s *Server) Pid() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.cmd == nil {
-		return 0
-	}
-	return s.cmd.Process.Pid
-}
-
-func (s *Server) signal(sig syscall.Signal) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.cmd == nil {
-		return errors.New("natstest: server not running")
-	}
-	return s.cmd.Process.Signal(sig)
-}
+func (s *Server) Pid() int { return s.proc.Pid() }
 
 // Pause freezes the server with SIGSTOP: connections stay open and nothing answers. It returns
 // once the process is stopped.
-func (s *Server) Pause() error {
-	if err := s.signal(syscall.SIGSTOP); err != nil {
-		return err
-	}
-	proc.WaitStopped(s.Pid())
-	return nil
-}
+func (s *Server) Pause() error { return s.proc.Pause() }
 
 // Resume undoes Pause with SIGCONT.
-func (s *Server) Resume() error { return s.signal(syscall.SIGCONT) }
+func (s *Server) Resume() error { return s.proc.Resume() }
 
 // Kill ends the server with SIGKILL (its clients see their connections reset) and waits for it
 // to exit. Killing a stopped server does nothing.
 func (s *Server) Kill() error {
-	s.mu.Lock()
-	cmd, exited := s.cmd, s.exited
-	s.cmd = nil
-	s.mu.Unlock()
-	if cmd == nil {
-		return nil
-	}
-	_ = cmd.Process.Signal(syscall.SIGCONT)
-	_ = cmd.Process.Kill()
-	<-exited
+	s.proc.Kill()
 	return nil
 }
 
 // Restart kills the server if it runs and starts it again on the same port.
 func (s *Server) Restart() error {
-	_ = s.Kill()
-	var lastErr error
-	for range 50 {
-		if lastErr = s.start(); lastErr == nil {
-			return nil
-		}
-		time.Sleep(100 * time.Millisecond)
+	s.proc.Kill()
+	if err := proc.Relaunch(s.start); err != nil {
+		return fmt.Errorf("natstest: restarting nats-server on port %d: %w", s.port, err)
 	}
-	return fmt.Errorf("natstest: restarting nats-server on port %d: %w", s.port, lastErr)
+	return nil
 }
 
 // Close kills the server.

@@ -14,7 +14,6 @@ import (
 	"os/exec"
 	"strconv"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -32,13 +31,11 @@ const InstallHint = "redis-server not found in PATH: install it (Debian/Ubuntu: 
 
 // Server is a redis-server process started by the test, or an external server from STRATA_REDIS_URL.
 type Server struct {
-	mu       sync.Mutex
+	proc     proc.Process
 	addr     string
 	port     int
 	args     []string
 	dir      string
-	cmd      *exec.Cmd
-	exited   <-chan struct{}
 	external string
 }
 
@@ -168,26 +165,10 @@ func (s *Server) start(bin string) error {
 	}, s.args...)
 	cmd := exec.Command(bin, args...)
 	cmd.Dir = s.dir
-	exited, err := proc.Start(cmd)
-	if err != nil {
-		return err
+	if err := s.proc.Launch(cmd, s.ping); err != nil {
+		return fmt.Errorf("redistest: port %d: %w", s.port, err)
 	}
-	s.cmd, s.exited = cmd, exited
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		select {
-		case <-exited:
-			return fmt.Errorf("redis-server exited at start (port %d taken?)", s.port)
-		default:
-		}
-		if s.ping() == nil {
-			return nil
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	_ = cmd.Process.Kill()
-	<-exited
-	return errors.New("redis-server did not answer PING within 10s")
+	return nil
 }
 
 func (s *Server) ping() error {
@@ -244,25 +225,6 @@ func (s *Server) needOwn(what string) error {
 	return nil
 }
 
-func (s *Server) signal(sig syscall.Signal) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.cmd == nil {
-		return errors.New("redistest: server not running")
-	}
-	return s.cmd.Process.Signal(sig)
-}
-
-// pid returns the server's process id, 0 when it is not running.
-func (s *Server) pid() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.cmd == nil || s.cmd.Process == nil {
-		return 0
-	}
-	return s.cmd.Process.Pid
-}
-
 // Pause freezes the server with SIGSTOP: connections stay open and nothing answers. It returns
 // once every thread of the server has stopped (the kernel stops them one by one, and until then
 // the server may still answer).
@@ -270,11 +232,7 @@ func (s *Server) Pause() error {
 	if err := s.needOwn("pause"); err != nil {
 		return err
 	}
-	if err := s.signal(syscall.SIGSTOP); err != nil {
-		return err
-	}
-	proc.WaitStopped(s.pid())
-	return nil
+	return s.proc.Pause()
 }
 
 // Resume undoes Pause with SIGCONT.
@@ -282,7 +240,7 @@ func (s *Server) Resume() error {
 	if err := s.needOwn("resume"); err != nil {
 		return err
 	}
-	return s.signal(syscall.SIGCONT)
+	return s.proc.Resume()
 }
 
 // Kill ends the server with SIGKILL and waits for it to exit.
@@ -290,16 +248,7 @@ func (s *Server) Kill() error {
 	if err := s.needOwn("kill"); err != nil {
 		return err
 	}
-	s.mu.Lock()
-	cmd, exited := s.cmd, s.exited
-	s.cmd = nil
-	s.mu.Unlock()
-	if cmd == nil {
-		return nil
-	}
-	_ = cmd.Process.Signal(syscall.SIGCONT)
-	_ = cmd.Process.Kill()
-	<-exited
+	s.proc.Kill()
 	return nil
 }
 
@@ -313,14 +262,7 @@ func (s *Server) Restart() error {
 	if err != nil {
 		return errors.New(InstallHint)
 	}
-	var lastErr error
-	for attempt := 0; attempt < 50; attempt++ {
-		if lastErr = s.start(bin); lastErr == nil {
-			return nil
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	return lastErr
+	return proc.Relaunch(func() error { return s.start(bin) })
 }
 
 // Close kills the server and removes its directory. Closing an external server does nothing.
