@@ -114,6 +114,11 @@ type InvalidationStats struct {
 	// Sent counts messages published; Failed counts publishes that failed and received messages
 	// that could not be applied.
 	Sent, Failed uint64
+	// Skipped counts publishes not attempted because the bus's circuit breaker was open (they
+	// failed at once with ErrBroadcast, and are counted in Failed too); Breaker is that breaker's
+	// state now. Publishes share Options.Breaker's settings.
+	Skipped uint64
+	Breaker BreakerState
 	// Received counts messages that arrived, own echoes and malformed ones included.
 	Received uint64
 	// Applied counts other instances' messages applied to this cache.
@@ -136,7 +141,7 @@ type InvalidationStats struct {
 }
 
 type invCounters struct {
-	sent, failed, received, applied, echoes, malformed counter
+	sent, failed, received, applied, echoes, malformed, skipped counter
 	drops, resubscribes, clears, tagOverflow           counter
 }
 
@@ -144,6 +149,7 @@ func (c *Cache) invalidationStats() InvalidationStats {
 	s := InvalidationStats{
 		Sent:          c.inv.sent.load(),
 		Failed:        c.inv.failed.load(),
+		Skipped:       c.inv.skipped.load(),
 		Received:      c.inv.received.load(),
 		Applied:       c.inv.applied.load(),
 		EchoesSkipped: c.inv.echoes.load(),
@@ -155,6 +161,7 @@ func (c *Cache) invalidationStats() InvalidationStats {
 	}
 	if c.bus != nil {
 		s.Subscribed = c.bus.up.Load()
+		s.Breaker = c.bus.br.current()
 		s.InstanceID = c.bus.id
 	}
 	return s
@@ -170,6 +177,7 @@ type coherence struct {
 	maxUpdate      int
 	recheckAfter   time.Duration
 	downTTL        int64
+	br             breaker // publishes fail fast while it is open
 
 	events chan busEvent
 	quit   chan struct{}
@@ -206,7 +214,7 @@ const (
 	evUp
 )
 
-func newCoherence(c *Cache, b Bus, o BusOptions) (*coherence, error) {
+func newCoherence(c *Cache, b Bus, o BusOptions, bo BreakerOptions) (*coherence, error) {
 	h := &coherence{
 		c:              c,
 		bus:            b,
@@ -245,6 +253,7 @@ func newCoherence(c *Cache, b Bus, o BusOptions) (*coherence, error) {
 	if h.downTTL == 0 {
 		h.downTTL = int64(defaultDownL1TTL)
 	}
+	h.br.init(bo)
 	h.down.Store(true) // until the first confirmation
 	return h, nil
 }
@@ -368,17 +377,34 @@ func (h *coherence) handle(ev busEvent) {
 	}
 }
 
-// publish sends m.
+// publish sends m, under the bus's breaker: while it is open, publish fails at once.
 func (h *coherence) publish(ctx context.Context, m *busframe.Message) error {
+	tk, ok := h.br.allow()
+	if !ok {
+		h.c.inv.skipped.inc()
+		h.c.inv.failed.inc()
+		return fmt.Errorf("%w: %s: %w", ErrBroadcast, m.Kind, errBreakerOpen)
+	}
 	m.Sender = h.id
 	frame := busframe.Encode(m)
 	pctx, cancel := context.WithTimeout(ctx, h.publishTimeout)
 	defer cancel()
-	if err := h.bus.Publish(pctx, frame); err != nil {
-		h.c.inv.failed.inc()
-		h.c.log.Warn("strata: invalidation not broadcast", "kind", m.Kind.String(), "error", err)
-		return fmt.Errorf("%w: %s: %w", ErrBroadcast, m.Kind, err)
+	err := h.bus.Publish(pctx, frame)
+	switch {
+	case err == nil:
+		if h.br.success(tk) {
+			h.c.log.Info("strata: invalidation bus publishing again, circuit closed")
+		}
+		h.c.inv.sent.inc()
+		return nil
+	case ctx.Err() != nil:
+		h.br.abandon(tk) // the caller gave up: nothing learnt about the bus
+	default:
+		if h.br.failure(tk) {
+			h.c.log.Warn("strata: invalidation bus failing, circuit open: publishes fail at once")
+		}
 	}
-	h.c.inv.sent.inc()
-	return nil
+	h.c.inv.failed.inc()
+	h.c.log.Warn("strata: invalidation not broadcast", "kind", m.Kind.String(), "error", err)
+	return fmt.Errorf("%w: %s: %w", ErrBroadcast, m.Kind, err)
 }

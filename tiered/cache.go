@@ -59,6 +59,7 @@ type tier struct {
 	timeout time.Duration
 	br      breaker
 	ctr     tierCounters
+	owed    outbox // changes the tier could not take (byte tiers)
 }
 
 // New builds a cache from opts. It returns an error wrapping [ErrInvalidOptions] when opts are
@@ -163,7 +164,7 @@ func New(opts Options) (*Cache, error) {
 		c.tags = newTagIndex(defaultMaxTagEntries)
 	}
 	if opts.Bus != nil {
-		h, err := newCoherence(c, opts.Bus, opts.BusOptions)
+		h, err := newCoherence(c, opts.Bus, opts.BusOptions, opts.Breaker)
 		if err != nil {
 			c.releaseOwned()
 			return nil, err
@@ -317,8 +318,19 @@ func (c *Cache) callTierWithin(ctx context.Context, t *tier, call TierCall, time
 		ctx = c.obs.StartTier(ctx, t.info, call)
 	}
 	start := time.Now()
+	owed := t.owed.pending.Load()
+	if owed && t.owed.bulk() {
+		timeout = max(timeout, c.bulkTimeout(t))
+	}
 	tctx, cancel := context.WithTimeout(ctx, timeout)
-	data, hit, err = fn(tctx)
+	if owed {
+		// The tier serves nothing, and takes nothing, before it caught up on the changes it
+		// missed (see outbox.go).
+		err = c.repair(tctx, t)
+	}
+	if err == nil {
+		data, hit, err = fn(tctx)
+	}
 	// A backend that honours the deadline may see its socket deadline expire a moment before
 	// tctx's timer marks the context done: both mean the tier ran out of its Timeout.
 	timedOut := err != nil && ctx.Err() == nil && (tctx.Err() == context.DeadlineExceeded || errors.Is(err, os.ErrDeadlineExceeded))
@@ -331,7 +343,7 @@ func (c *Cache) callTierWithin(ctx context.Context, t *tier, call TierCall, time
 				c.obs.BreakerChanged(t.info, false)
 			}
 		}
-	case ctx.Err() != nil && !timedOut, errors.Is(err, ErrUnsupported):
+	case ctx.Err() != nil && !timedOut, errors.Is(err, ErrUnsupported), err == errRepairing:
 		// The caller gave up, or the backend cannot do what was asked (it may not even have
 		// called the tier); that says nothing about the tier. If this call was the breaker's
 		// probe, hand the probe on to a later call.
