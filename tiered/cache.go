@@ -38,6 +38,8 @@ type Cache struct {
 	walks, loads, refreshes flight.Group[flightKey, result]
 	bg                      tasks
 	closed                  atomic.Bool
+	closing                 context.Context // done once Close starts: ends background repairs
+	stopClosing             context.CancelFunc
 	closeOwned              []func()
 	ctr                     counters
 
@@ -87,6 +89,7 @@ func New(opts Options) (*Cache, error) {
 		c.obsFast = f
 	}
 	c.gens.init()
+	c.closing, c.stopClosing = context.WithCancel(context.Background())
 	if c.codec == nil {
 		c.codec = JSON
 	}
@@ -183,6 +186,7 @@ func New(opts Options) (*Cache, error) {
 }
 
 func (c *Cache) releaseOwned() {
+	c.stopClosing()
 	for _, f := range c.closeOwned {
 		f()
 	}
@@ -196,6 +200,7 @@ func (c *Cache) Close() error {
 	if c == nil || c.closed.Swap(true) {
 		return nil
 	}
+	c.stopClosing()
 	if c.bus != nil {
 		c.bus.close()
 	}

@@ -191,12 +191,16 @@ func (c *Cache) startRepair(t *tier) {
 		tick := time.NewTicker(repairTick)
 		defer tick.Stop()
 		probeKey := c.namespace + "\x00strata:probe"
-		for t.owed.pending.Load() && !c.closed.Load() {
-			<-tick.C
+		for t.owed.pending.Load() && c.closing.Err() == nil {
+			select {
+			case <-tick.C:
+			case <-c.closing.Done():
+				return
+			}
 			if t.br.current() == BreakerOpen && !t.br.due() {
 				continue
 			}
-			_, _, _ = c.callTier(context.Background(), t, CallGet, func(ctx context.Context) ([]byte, bool, error) {
+			_, _, _ = c.callTier(c.closing, t, CallGet, func(ctx context.Context) ([]byte, bool, error) {
 				// Reached after the debt was paid: one real call, so that a probe that
 				// closes the breaker has heard from the tier.
 				return t.bb.Get(ctx, probeKey)
