@@ -142,7 +142,7 @@ type InvalidationStats struct {
 
 type invCounters struct {
 	sent, failed, received, applied, echoes, malformed, skipped counter
-	drops, resubscribes, clears, tagOverflow           counter
+	drops, resubscribes, clears, tagOverflow                    counter
 }
 
 func (c *Cache) invalidationStats() InvalidationStats {

@@ -38,9 +38,11 @@ func TestChangeMissedByTierIsOwed(t *testing.T) {
 	srv := redistest.Start(t)
 	rdb := srv.Client(t)
 	changes := map[string]func(ctx context.Context, c *tiered.Cache) error{
-		"Set":               func(ctx context.Context, c *tiered.Cache) error { return c.Set(ctx, "k", 2, tiered.ShortTerm) },
-		"Update":            func(ctx context.Context, c *tiered.Cache) error { return c.Update(ctx, "k", 2, tiered.ShortTerm) },
-		"SetMany":           func(ctx context.Context, c *tiered.Cache) error { return c.SetMany(ctx, []tiered.BatchValue{{Key: "k", Value: 2}}, tiered.ShortTerm) },
+		"Set":    func(ctx context.Context, c *tiered.Cache) error { return c.Set(ctx, "k", 2, tiered.ShortTerm) },
+		"Update": func(ctx context.Context, c *tiered.Cache) error { return c.Update(ctx, "k", 2, tiered.ShortTerm) },
+		"SetMany": func(ctx context.Context, c *tiered.Cache) error {
+			return c.SetMany(ctx, []tiered.BatchValue{{Key: "k", Value: 2}}, tiered.ShortTerm)
+		},
 		"Invalidate":        func(ctx context.Context, c *tiered.Cache) error { return c.Invalidate(ctx, "k") },
 		"InvalidatePattern": func(ctx context.Context, c *tiered.Cache) error { return c.InvalidatePattern(ctx, "k*") },
 		"InvalidateTags":    func(ctx context.Context, c *tiered.Cache) error { return c.InvalidateTags(ctx, "tag") },
