@@ -46,8 +46,9 @@ func (c *Cache) prepare(key string, value any, t times, negative bool, tags []st
 	if !c.hasBytes {
 		e.encoded = true
 		if c.weighted {
-			// A memory-bounded L1 weighs entries by their encoded size; measure it.
-			if p, err := c.codec.Marshal(value); err == nil {
+			// A memory-bounded L1 weighs entries by their encoded size; measure it (as a
+			// byte tier would encode it: a type that encodes itself, with its own method).
+			if p, err := c.marshal(value); err == nil {
 				e.size = len(p)
 			}
 		}

@@ -61,8 +61,8 @@ func run(ctx context.Context, args []string, ready func(addr string)) error {
 	adapter := fs.String("adapter", "nethttp", "middleware adapter: nethttp or echo")
 	namespace := fs.String("namespace", "strata-proxy:", "key namespace in Redis")
 	maxBody := fs.Int64("max-body", httpcache.DefaultMaxBodySize, "largest body stored, in bytes")
-	l1Entries := fs.Int("l1-entries", httpcache.DefaultL1Entries, "entries kept in the in-process tier (without -redis)")
-	l1Bytes := fs.Uint64("l1-bytes", 256<<20, "bytes kept in the in-process tier (with -redis, where entries are weighed by their encoded size)")
+	l1Bytes := fs.Uint64("l1-bytes", httpcache.DefaultL1MaxBytes, "bytes kept in the in-process tier, each entry weighed by its encoded size (status, headers, body)")
+	l1Entries := fs.Int("l1-entries", 0, "bound the in-process tier by entries instead of -l1-bytes (0: by bytes); its memory is then bounded only by entries × -max-body")
 	targeted := fs.String("targeted", "CDN-Cache-Control", "comma-separated targeted cache-control fields (RFC 9213) obeyed before Cache-Control; empty for none")
 	heuristic := fs.Duration("heuristic", 24*time.Hour, "cap of heuristic freshness (10% of the time since Last-Modified); 0 turns it off")
 	staleOnError := fs.Duration("stale-on-error", time.Hour, "how long past its freshness a response may be served when the origin fails; 0 only within stale-if-error")
@@ -83,9 +83,9 @@ func run(ctx context.Context, args []string, ready func(addr string)) error {
 		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
 
-	l1opts := ottertier.Options{MaxEntries: *l1Entries}
-	if *redisURL != "" {
-		l1opts = ottertier.Options{MaxBytes: *l1Bytes}
+	l1opts := ottertier.Options{MaxBytes: *l1Bytes}
+	if *l1Entries > 0 {
+		l1opts = ottertier.Options{MaxEntries: *l1Entries}
 	}
 	l1, err := ottertier.New(l1opts)
 	if err != nil {
