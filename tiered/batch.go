@@ -415,8 +415,8 @@ type BatchValue struct {
 // SetMany stores many entries in every tier, as many calls of [Cache.Set] would (each a change
 // of its key, each with its own jitter), with one batch write per byte tier when the backend
 // implements [BatchSetter] (one pipeline for Redis), one Set per entry otherwise. Failures are
-// handled as by Set: a failing byte tier drops the writes (counted) unless the cache is
-// fail-closed; a value the codec cannot encode is kept out of byte tiers and its error returned,
+// handled as by Set: a byte tier that cannot take the writes drops them (counted), owes deletes
+// of their keys and makes SetMany return an error wrapping [ErrTierUnavailable]; a value the codec cannot encode is kept out of byte tiers and its error returned,
 // joined with the others. With a bus, the other instances drop their in-process copies.
 func (c *Cache) SetMany(ctx context.Context, entries []BatchValue, s Strategy, opts ...WriteOption) error {
 	key := ""
