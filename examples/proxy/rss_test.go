@@ -20,6 +20,9 @@ import (
 	"github.com/stratacache/strata/examples/internal/connect"
 )
 
+// bodySize is the size of every response of the origin in TestProxyMemoryBoundedByBytes.
+const bodySize = 64 << 10
+
 // TestProxyMemoryBoundedByBytes runs the proxy binary without Redis and sends it 20,000 distinct
 // 64 KiB responses to store: its peak RSS stays under 1.5 × -l1-bytes + 64 MiB. The bound is
 // 32 MiB here; STRATA_PROXY_L1_BYTES sets another (0 means the proxy's default,
@@ -41,13 +44,7 @@ func TestProxyMemoryBoundedByBytes(t *testing.T) {
 	} else {
 		args = append(args, "-l1-bytes", strconv.FormatUint(bound, 10))
 	}
-	const (
-		bodies   = 20_000
-		bodySize = 64 << 10
-	)
-	if testing.Short() {
-		t.Log("-short: 5,000 bodies")
-	}
+	const bodies = 20_000
 	n := bodies
 	if testing.Short() {
 		n = 5_000
@@ -59,7 +56,8 @@ func TestProxyMemoryBoundedByBytes(t *testing.T) {
 	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "max-age=3600")
 		w.Header().Set("Content-Length", strconv.Itoa(bodySize))
-		w.Write(body(r.URL.Path, bodySize))
+		_, _ = io.WriteString(w, bodyHead(r.URL.Path))
+		_, _ = w.Write(filler[:bodySize-len(bodyHead(r.URL.Path))])
 	}))
 	defer origin.Close()
 	addr, err := connect.FreeAddr()
@@ -92,6 +90,7 @@ func TestProxyMemoryBoundedByBytes(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			buf := make([]byte, bodySize+1)
 			for {
 				i := next.Add(1)
 				if i > int64(n) {
@@ -103,9 +102,11 @@ func TestProxyMemoryBoundedByBytes(t *testing.T) {
 					t.Error(err)
 					return
 				}
-				got, err := io.ReadAll(resp.Body)
+				n, err := io.ReadFull(resp.Body, buf)
 				resp.Body.Close()
-				if err != nil || resp.StatusCode != http.StatusOK || !bytes.Equal(got, body(path, bodySize)) {
+				head := bodyHead(path)
+				if err != io.ErrUnexpectedEOF || n != bodySize || resp.StatusCode != http.StatusOK ||
+					string(buf[:len(head)]) != head || !bytes.Equal(buf[len(head):n], filler[:bodySize-len(head)]) {
 					wrong.Add(1)
 				}
 			}
@@ -138,11 +139,11 @@ func TestProxyMemoryBoundedByBytes(t *testing.T) {
 	}
 }
 
-// body is the origin's answer for path: size bytes that differ from path to path.
-func body(path string, size int) []byte {
-	b := bytes.Repeat([]byte(path+";"), size/len(path)+1)
-	return b[:size]
-}
+// The origin's answer for a path is bodyHead(path) followed by filler, 64 KiB in all: every
+// path has its own body.
+var filler = bytes.Repeat([]byte("0123456789abcdef"), 4<<10)
+
+func bodyHead(path string) string { return "body of " + path + ";" }
 
 // procStatus reads a memory field of /proc/pid/status, in bytes.
 func procStatus(t *testing.T, pid int, field string) uint64 {
