@@ -194,11 +194,13 @@ func (c *Cache) releaseOwned() {
 
 // Close stops the cache's bus subscription, waits for background refreshes and detached loads to
 // finish (each is bounded by LoadTimeout) and closes what the cache built (the default L1, tiers
-// marked Owned). It is bounded: the bus's stop (at most 1 s for the Redis bus, even against a
-// server that accepts and never answers) plus the background work still running, at most
-// LoadTimeout + 1 s (then Close returns ErrCloseTimeout). Repairs of byte tiers that owe changes
-// are abandoned at once. Backends, clients and the bus passed in Options belong to the caller, who closes
+// marked Owned). Backends, clients and the bus passed in Options belong to the caller, who closes
 // them after the cache. Operations after Close return [ErrClosed].
+//
+// Close is bounded: the bus's stop (at most 1 s for the Redis bus, even against a server that
+// accepts connections and never answers) plus the background work still running, at most
+// LoadTimeout + 1 s (then Close returns [ErrCloseTimeout]). Background repairs of byte tiers that
+// owe changes are abandoned at once.
 func (c *Cache) Close() error {
 	if c == nil || c.closed.Swap(true) {
 		return nil
