@@ -15,7 +15,7 @@ import (
 
 // TestTwoInstancesThroughFaults: instance A updates 16 keys 5,000 times (a source of truth first,
 // then the cache) while instance B reads them, and the bus goes through CLIENT KILL TYPE pubsub
-// and a Redis kill -9 + restart. Every read of B is checked against the updates A had completed
+// and a Redis kill -9, 300 updates later a restart. Every read of B is checked against the updates A had completed
 // when the read started: no read returns a value older than an Update that had returned nil more
 // than the documented bound earlier (DownL1TTL + 2 × HealthInterval), and once the writes end
 // both instances hold every key's last value within that bound. The staleness seen is logged.
@@ -27,7 +27,8 @@ func TestTwoInstancesThroughFaults(t *testing.T) {
 		bound      = downTTL + 2*health
 		readersOfB = 4
 		killPubSub = 1500
-		restartAt  = 3000
+		killAt     = 3000 // Redis is down for the next 300 updates
+		restartAt  = 3300
 	)
 	updates := 5000
 	if testing.Short() {
@@ -104,6 +105,10 @@ func TestTwoInstancesThroughFaults(t *testing.T) {
 		switch i - keys {
 		case killPubSub:
 			if err := admin.ClientKillByFilter(ctx, "TYPE", "pubsub").Err(); err != nil {
+				t.Fatal(err)
+			}
+		case killAt:
+			if err := srv.Kill(); err != nil {
 				t.Fatal(err)
 			}
 		case restartAt:
