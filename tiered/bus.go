@@ -75,8 +75,8 @@ type BusListener interface {
 //     Redis bus under load in this package's tests is about 0.1 s), then for at most
 //     RecheckAfter for a read that raced the message;
 //   - bus down: at most DownL1TTL plus the time to notice the drop (immediate when the
-//     connection fails, 2 × HealthInterval for the Redis bus when it goes silent): 1.4 s with
-//     the defaults;
+//     connection fails, 2 × HealthInterval for the Redis bus when it goes silent): 3 s with the
+//     defaults (1 s + 2 × 1 s);
 //   - reconnecting: nothing stored while messages could be missed survives the confirmation.
 //
 // A change that returned an error wrapping ErrBroadcast may not have reached the other
