@@ -67,7 +67,7 @@ func TestChangeMissedByTierIsOwed(t *testing.T) {
 			if !errors.Is(err, tiered.ErrTierUnavailable) {
 				t.Fatalf("change with the breaker open = %v, want ErrTierUnavailable", err)
 			}
-			if d := time.Since(start); d > 30*time.Millisecond {
+			if d := time.Since(start); d > 60*time.Millisecond { // the tier's Timeout is 100ms
 				t.Fatalf("change with the breaker open took %v", d)
 			}
 			if s := c.Stats().Tiers[0]; s.Owed == 0 {
@@ -153,5 +153,37 @@ func TestOutboxOverflowFlushes(t *testing.T) {
 	}
 	if s := c.Stats().Tiers[0]; s.Owed != 0 || s.Breaker != tiered.BreakerClosed {
 		t.Fatalf("after the flush: %+v", s)
+	}
+}
+
+// TestTagInvalidationMissedByTierClearsEveryL1: when Redis cannot say which keys a tag holds
+// (this cache's breaker is open), InvalidateTags owes the tags to Redis and clears the in-process
+// tiers here and, over the bus, on every other instance, since any of them may hold such a key.
+func TestTagInvalidationMissedByTierClearsEveryL1(t *testing.T) {
+	srv := redistest.Start(t)
+	rdb := srv.Client(t)
+	ctx := context.Background()
+	ns := busNamespace(t)
+	edit := func(c *busConfig) {
+		c.opts.Tiers[1].Timeout = 50 * time.Millisecond
+		c.opts.Breaker = tiered.BreakerOptions{Failures: 1, Cooldown: time.Minute}
+	}
+	a := newBusCache(t, rdb, ns, edit)
+	b := newBusCache(t, srv.Client(t), ns, edit)
+	// B holds a tagged key that A's in-process tag index does not know.
+	if err := b.Set(ctx, "k", 1, tiered.ShortTerm, tiered.Tags("tag")); err != nil {
+		t.Fatal(err)
+	}
+	busEventually(t, 2*time.Second, "B's echo", func() bool { return b.Stats().Invalidation.EchoesSkipped > 0 })
+	if _, ok := busL1Value(b, "k"); !ok {
+		t.Fatal("B does not hold k")
+	}
+	openBreaker(t, srv, a)
+	if err := a.InvalidateTags(ctx, "tag"); !errors.Is(err, tiered.ErrTierUnavailable) || errors.Is(err, tiered.ErrBroadcast) {
+		t.Fatalf("InvalidateTags = %v, want ErrTierUnavailable and a broadcast", err)
+	}
+	busEventually(t, 2*time.Second, "B's L1 cleared", func() bool { _, ok := busL1Value(b, "k"); return !ok })
+	if s := a.Stats().Tiers[1]; s.Owed != 1 {
+		t.Fatalf("A owes %d changes, want the tag set", s.Owed)
 	}
 }
