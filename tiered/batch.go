@@ -415,8 +415,8 @@ type BatchValue struct {
 // SetMany stores many entries in every tier, as many calls of [Cache.Set] would (each a change
 // of its key, each with its own jitter), with one batch write per byte tier when the backend
 // implements [BatchSetter] (one pipeline for Redis), one Set per entry otherwise. Failures are
-// handled as by Set: a failing byte tier drops the writes (counted) unless the cache is
-// fail-closed; a value the codec cannot encode is kept out of byte tiers and its error returned,
+// handled as by Set: a byte tier that cannot take the writes drops them (counted), owes deletes
+// of their keys and makes SetMany return an error wrapping [ErrTierUnavailable]; a value the codec cannot encode is kept out of byte tiers and its error returned,
 // joined with the others. With a bus, the other instances drop their in-process copies.
 func (c *Cache) SetMany(ctx context.Context, entries []BatchValue, s Strategy, opts ...WriteOption) error {
 	key := ""
@@ -454,6 +454,7 @@ func (c *Cache) setMany(ctx context.Context, entries []BatchValue, s Strategy, o
 			continue
 		}
 		e, err := c.prepare(en.Key, en.Value, s.times(now, en.NotFound), en.NotFound, w.tags)
+		e.change = true
 		if err != nil {
 			errs = append(errs, err)
 			failed = append(failed, en.Key)
@@ -505,8 +506,18 @@ func (c *Cache) putMany(ctx context.Context, es []*entryWrite) error {
 		if t.bb == nil || len(items) == 0 {
 			continue
 		}
-		if err := c.remoteSetMany(ctx, t, items); err != nil && c.failClosed {
-			errs = append(errs, tierErr(t, err))
+		if err := c.remoteSetMany(ctx, t, items); err != nil {
+			if es[0].change {
+				// A SetMany the tier missed: it owes deletes of the keys (see outbox.go).
+				keys := make([]string, len(items))
+				for i, it := range items {
+					keys[i] = it.key
+				}
+				c.oweErr(t, err, keys, "", nil)
+				errs = append(errs, tierErr(t, err))
+			} else if c.failClosed {
+				errs = append(errs, tierErr(t, err))
+			}
 		}
 	}
 	for j, e := range es {

@@ -138,9 +138,13 @@ func TestBatchWithRedisDown(t *testing.T) {
 	if err := srv.Kill(); err != nil {
 		t.Fatal(err)
 	}
-	// Fail-open: L1 gets the writes, Redis drops them (counted); reads fall through to misses.
-	if err := open.SetMany(ctx, vals, tiered.ShortTerm); err != nil {
+	// Fail-open: L1 gets the writes, Redis drops them (counted) and owes their deletes; the
+	// caller is told Redis may hold older values; reads fall through to misses.
+	if err := open.SetMany(ctx, vals, tiered.ShortTerm); !errors.Is(err, tiered.ErrTierUnavailable) {
 		t.Fatalf("fail-open SetMany: %v", err)
+	}
+	if st := open.Stats(); st.Tiers[1].Owed != 10 {
+		t.Fatalf("owed %d", st.Tiers[1].Owed)
 	}
 	if st := open.Stats(); st.Tiers[1].DroppedWrites != 10 {
 		t.Fatalf("dropped writes %d", st.Tiers[1].DroppedWrites)

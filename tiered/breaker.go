@@ -129,6 +129,11 @@ func (b *breaker) abandon(t ticket) {
 	}
 }
 
+// due reports whether an open breaker's cooldown has passed (the next call probes).
+func (b *breaker) due() bool {
+	return time.Now().UnixNano()-b.openedAt.Load() >= b.cooldown
+}
+
 func (b *breaker) current() BreakerState {
 	_, s := unpack(b.word.Load())
 	return s

@@ -69,6 +69,22 @@ type BusListener interface {
 // time the transport takes to notice the drop (for the Redis bus, at most 2 × its
 // HealthInterval). Each drop, resubscription and clear is counted in [InvalidationStats].
 //
+// In short, for a change that returned nil on another instance:
+//
+//   - bus up: stale until its message arrives (a few milliseconds; the p99 measured with the
+//     Redis bus under load in this package's tests is about 0.1 s), then for at most
+//     RecheckAfter for a read that raced the message;
+//   - bus down: at most DownL1TTL plus the time to notice the drop (immediate when the
+//     connection fails, 2 × HealthInterval for the Redis bus when it goes silent): 3 s with the
+//     defaults (1 s + 2 × 1 s);
+//   - reconnecting: nothing stored while messages could be missed survives the confirmation.
+//
+// A change that returned an error wrapping ErrBroadcast may not have reached the other
+// instances: they keep their copy until it expires or their subscription drops.
+//
+// With the bus down, the source is spared: L1 is cleared once per drop (not at every failed
+// reconnection), so a hot key costs its loader about one call per DownL1TTL.
+//
 // One race is inherent to cache-aside: a read that fetched the old value from a shared tier just
 // before another instance changed it can store that value in L1 just after the invalidation
 // arrived. RecheckAfter removes such a copy again shortly afterwards.
@@ -106,7 +122,8 @@ const (
 
 // ErrBroadcast wraps a failure to publish an invalidation. The change was applied to this
 // instance's tiers; other instances may keep their old in-process copy until it expires or their
-// subscription drops.
+// subscription drops. Publishes run under a circuit breaker (Options.Breaker's settings): while
+// it is open they are not attempted and fail at once with ErrBroadcast.
 var ErrBroadcast = errors.New("tiered: invalidation not broadcast")
 
 // InvalidationStats counts the work of the invalidation bus. It is part of [Stats].
@@ -114,6 +131,11 @@ type InvalidationStats struct {
 	// Sent counts messages published; Failed counts publishes that failed and received messages
 	// that could not be applied.
 	Sent, Failed uint64
+	// Skipped counts publishes not attempted because the bus's circuit breaker was open (they
+	// failed at once with ErrBroadcast, and are counted in Failed too); Breaker is that breaker's
+	// state now. Publishes share Options.Breaker's settings.
+	Skipped uint64
+	Breaker BreakerState
 	// Received counts messages that arrived, own echoes and malformed ones included.
 	Received uint64
 	// Applied counts other instances' messages applied to this cache.
@@ -136,14 +158,15 @@ type InvalidationStats struct {
 }
 
 type invCounters struct {
-	sent, failed, received, applied, echoes, malformed counter
-	drops, resubscribes, clears, tagOverflow           counter
+	sent, failed, received, applied, echoes, malformed, skipped counter
+	drops, resubscribes, clears, tagOverflow                    counter
 }
 
 func (c *Cache) invalidationStats() InvalidationStats {
 	s := InvalidationStats{
 		Sent:          c.inv.sent.load(),
 		Failed:        c.inv.failed.load(),
+		Skipped:       c.inv.skipped.load(),
 		Received:      c.inv.received.load(),
 		Applied:       c.inv.applied.load(),
 		EchoesSkipped: c.inv.echoes.load(),
@@ -155,6 +178,7 @@ func (c *Cache) invalidationStats() InvalidationStats {
 	}
 	if c.bus != nil {
 		s.Subscribed = c.bus.up.Load()
+		s.Breaker = c.bus.br.current()
 		s.InstanceID = c.bus.id
 	}
 	return s
@@ -170,6 +194,7 @@ type coherence struct {
 	maxUpdate      int
 	recheckAfter   time.Duration
 	downTTL        int64
+	br             breaker // publishes fail fast while it is open
 
 	events chan busEvent
 	quit   chan struct{}
@@ -206,7 +231,7 @@ const (
 	evUp
 )
 
-func newCoherence(c *Cache, b Bus, o BusOptions) (*coherence, error) {
+func newCoherence(c *Cache, b Bus, o BusOptions, bo BreakerOptions) (*coherence, error) {
 	h := &coherence{
 		c:              c,
 		bus:            b,
@@ -245,6 +270,7 @@ func newCoherence(c *Cache, b Bus, o BusOptions) (*coherence, error) {
 	if h.downTTL == 0 {
 		h.downTTL = int64(defaultDownL1TTL)
 	}
+	h.br.init(bo)
 	h.down.Store(true) // until the first confirmation
 	return h, nil
 }
@@ -368,17 +394,34 @@ func (h *coherence) handle(ev busEvent) {
 	}
 }
 
-// publish sends m.
+// publish sends m, under the bus's breaker: while it is open, publish fails at once.
 func (h *coherence) publish(ctx context.Context, m *busframe.Message) error {
+	tk, ok := h.br.allow()
+	if !ok {
+		h.c.inv.skipped.inc()
+		h.c.inv.failed.inc()
+		return fmt.Errorf("%w: %s: %w", ErrBroadcast, m.Kind, errBreakerOpen)
+	}
 	m.Sender = h.id
 	frame := busframe.Encode(m)
 	pctx, cancel := context.WithTimeout(ctx, h.publishTimeout)
 	defer cancel()
-	if err := h.bus.Publish(pctx, frame); err != nil {
-		h.c.inv.failed.inc()
-		h.c.log.Warn("strata: invalidation not broadcast", "kind", m.Kind.String(), "error", err)
-		return fmt.Errorf("%w: %s: %w", ErrBroadcast, m.Kind, err)
+	err := h.bus.Publish(pctx, frame)
+	switch {
+	case err == nil:
+		if h.br.success(tk) {
+			h.c.log.Info("strata: invalidation bus publishing again, circuit closed")
+		}
+		h.c.inv.sent.inc()
+		return nil
+	case ctx.Err() != nil:
+		h.br.abandon(tk) // the caller gave up: nothing learnt about the bus
+	default:
+		if h.br.failure(tk) {
+			h.c.log.Warn("strata: invalidation bus failing, circuit open: publishes fail at once")
+		}
 	}
-	h.c.inv.sent.inc()
-	return nil
+	h.c.inv.failed.inc()
+	h.c.log.Warn("strata: invalidation not broadcast", "kind", m.Kind.String(), "error", err)
+	return fmt.Errorf("%w: %s: %w", ErrBroadcast, m.Kind, err)
 }

@@ -38,6 +38,8 @@ type Cache struct {
 	walks, loads, refreshes flight.Group[flightKey, result]
 	bg                      tasks
 	closed                  atomic.Bool
+	closing                 context.Context // done once Close starts: ends background repairs
+	stopClosing             context.CancelFunc
 	closeOwned              []func()
 	ctr                     counters
 
@@ -59,6 +61,7 @@ type tier struct {
 	timeout time.Duration
 	br      breaker
 	ctr     tierCounters
+	owed    outbox // changes the tier could not take (byte tiers)
 }
 
 // New builds a cache from opts. It returns an error wrapping [ErrInvalidOptions] when opts are
@@ -86,6 +89,7 @@ func New(opts Options) (*Cache, error) {
 		c.obsFast = f
 	}
 	c.gens.init()
+	c.closing, c.stopClosing = context.WithCancel(context.Background())
 	if c.codec == nil {
 		c.codec = JSON
 	}
@@ -163,7 +167,7 @@ func New(opts Options) (*Cache, error) {
 		c.tags = newTagIndex(defaultMaxTagEntries)
 	}
 	if opts.Bus != nil {
-		h, err := newCoherence(c, opts.Bus, opts.BusOptions)
+		h, err := newCoherence(c, opts.Bus, opts.BusOptions, opts.Breaker)
 		if err != nil {
 			c.releaseOwned()
 			return nil, err
@@ -182,6 +186,7 @@ func New(opts Options) (*Cache, error) {
 }
 
 func (c *Cache) releaseOwned() {
+	c.stopClosing()
 	for _, f := range c.closeOwned {
 		f()
 	}
@@ -191,10 +196,16 @@ func (c *Cache) releaseOwned() {
 // finish (each is bounded by LoadTimeout) and closes what the cache built (the default L1, tiers
 // marked Owned). Backends, clients and the bus passed in Options belong to the caller, who closes
 // them after the cache. Operations after Close return [ErrClosed].
+//
+// Close is bounded: the bus's stop (at most 1 s for the Redis bus, even against a server that
+// accepts connections and never answers) plus the background work still running, at most
+// LoadTimeout + 1 s (then Close returns [ErrCloseTimeout]). Background repairs of byte tiers that
+// owe changes are abandoned at once.
 func (c *Cache) Close() error {
 	if c == nil || c.closed.Swap(true) {
 		return nil
 	}
+	c.stopClosing()
 	if c.bus != nil {
 		c.bus.close()
 	}
@@ -317,8 +328,19 @@ func (c *Cache) callTierWithin(ctx context.Context, t *tier, call TierCall, time
 		ctx = c.obs.StartTier(ctx, t.info, call)
 	}
 	start := time.Now()
+	owed := t.owed.pending.Load()
+	if owed && t.owed.bulk() {
+		timeout = max(timeout, c.bulkTimeout(t))
+	}
 	tctx, cancel := context.WithTimeout(ctx, timeout)
-	data, hit, err = fn(tctx)
+	if owed {
+		// The tier serves nothing, and takes nothing, before it caught up on the changes it
+		// missed (see outbox.go).
+		err = c.repair(tctx, t)
+	}
+	if err == nil {
+		data, hit, err = fn(tctx)
+	}
 	// A backend that honours the deadline may see its socket deadline expire a moment before
 	// tctx's timer marks the context done: both mean the tier ran out of its Timeout.
 	timedOut := err != nil && ctx.Err() == nil && (tctx.Err() == context.DeadlineExceeded || errors.Is(err, os.ErrDeadlineExceeded))
@@ -331,7 +353,7 @@ func (c *Cache) callTierWithin(ctx context.Context, t *tier, call TierCall, time
 				c.obs.BreakerChanged(t.info, false)
 			}
 		}
-	case ctx.Err() != nil && !timedOut, errors.Is(err, ErrUnsupported):
+	case ctx.Err() != nil && !timedOut, errors.Is(err, ErrUnsupported), err == errRepairing:
 		// The caller gave up, or the backend cannot do what was asked (it may not even have
 		// called the tier); that says nothing about the tier. If this call was the breaker's
 		// probe, hand the probe on to a later call.

@@ -36,17 +36,30 @@ func (jsonCodec) Unmarshal(data []byte, p any) error { return json.Unmarshal(dat
 // encode marshals v — with its own MarshalBinary when its type encodes itself, with the codec
 // otherwise — and compresses it when configured; flags carries the envelope's compressed bit.
 func (c *Cache) encode(v any) (payload []byte, flags uint8, err error) {
-	if v != nil && c.fps.info(reflect.TypeOf(v)).self {
-		if payload, err = v.(encoding.BinaryMarshaler).MarshalBinary(); err != nil {
-			return nil, 0, fmt.Errorf("tiered: %T cannot encode itself: %w", v, err)
-		}
-	} else if payload, err = c.codec.Marshal(v); err != nil {
-		return nil, 0, fmt.Errorf("tiered: %s codec cannot encode %T: %w", c.codec.Name(), v, err)
+	if payload, err = c.marshal(v); err != nil {
+		return nil, 0, err
 	}
 	if p, ok := c.comp.compress(payload); ok {
 		return p, flagCompressed, nil
 	}
 	return payload, 0, nil
+}
+
+// marshal encodes v uncompressed: with its own MarshalBinary when its type encodes itself, with
+// the codec otherwise.
+func (c *Cache) marshal(v any) ([]byte, error) {
+	if v != nil && c.fps.info(reflect.TypeOf(v)).self {
+		p, err := v.(encoding.BinaryMarshaler).MarshalBinary()
+		if err != nil {
+			return nil, fmt.Errorf("tiered: %T cannot encode itself: %w", v, err)
+		}
+		return p, nil
+	}
+	p, err := c.codec.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("tiered: %s codec cannot encode %T: %w", c.codec.Name(), v, err)
+	}
+	return p, nil
 }
 
 // decodeAs decodes payload into a new value of type t, as typed[t] would.

@@ -43,6 +43,38 @@
 //   - A failing byte tier is skipped under its Timeout and circuit breaker, and the caller gets its
 //     value (or a clear error with Options.FailClosed). A breaker acts only on results of calls
 //     admitted in its current state.
+//   - After a change returns nil, no tier of this cache and no instance serves an older value
+//     beyond the staleness bound of [BusOptions]. A change a byte tier could not take returns an
+//     error wrapping [ErrTierUnavailable] (see Faults).
+//
+// # Faults
+//
+// A change (Set, SetMany, Update, Invalidate, InvalidatePattern, InvalidateTags, InvalidateAll)
+// that a byte tier cannot take — the call fails or times out, or the tier's breaker is open —
+// leaves that tier possibly holding an older value. The cache then does both of these:
+//
+//   - the call returns an error wrapping ErrTierUnavailable, fail-open or not (the change is in
+//     the other tiers), because other instances read that tier and this one cannot vouch for it;
+//   - the tier owes the change: its keys (to delete — a write it missed is owed as a delete of
+//     the key), patterns or tags wait in a small per-tier outbox (TierStats.Owed), and every call
+//     to the tier applies them first, the breaker's half-open probe included, so the tier serves
+//     this cache nothing before it has caught up. A background task probes the tier as soon as
+//     its breaker allows, so the debt is paid within one Breaker.Cooldown of the tier answering
+//     again, whether or not the cache is in use. While one caller applies the debt, the others
+//     skip the tier at once.
+//
+// The outbox keeps 10,000 keys and 64 patterns or tag sets. Past that the tier is lost rather
+// than trusted: before it serves again every key of the Namespace is deleted from it
+// (TierStats.Flushes); a tier that cannot be flushed (no Namespace, no pattern delete) is
+// bypassed until the cache is closed. The outbox lives in the process: a change that returned
+// ErrTierUnavailable and an instance that stops before the tier answers again leave the older
+// value to its lifetime, which is why the caller is told.
+//
+// Nothing waits on a frozen Redis longer than its budget: every tier call runs under its Timeout,
+// publishes under BusOptions.PublishTimeout, and both under circuit breakers, so that once a
+// breaker is open changes return at once (with ErrTierUnavailable and ErrBroadcast); New waits
+// at most BusOptions.StartTimeout for the bus (not at all when it is negative), and Close's bound
+// is documented on [Cache.Close].
 //
 // # Sharing
 //

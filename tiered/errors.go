@@ -18,7 +18,13 @@ var (
 	ErrLoaderPanic = flight.ErrPanic
 	// ErrTypeMismatch is returned when a cached or loaded value cannot be given the requested type.
 	ErrTypeMismatch = errors.New("tiered: value has a different type")
-	// ErrTierUnavailable wraps a tier failure surfaced to a caller of a fail-closed cache.
+	// ErrTierUnavailable wraps a tier failure surfaced to the caller: any failure for a
+	// fail-closed cache, and for every cache a change (Set, SetMany, Update, Invalidate and its
+	// pattern, tag and clear forms) that a byte tier could not take — it failed, timed out, or
+	// its breaker was open. Such a tier may still hold an older value, which other instances
+	// read, until it catches up: the cache keeps what it owes (TierStats.Owed) and applies it
+	// before the tier serves this cache again, at the latest one breaker cooldown after the tier
+	// answers again (see the package documentation, "Faults").
 	ErrTierUnavailable = errors.New("tiered: tier unavailable")
 	// ErrCloseTimeout is returned by Close when background loads did not end within LoadTimeout
 	// plus a second: a loader that ignores its context keeps running after Close returns.

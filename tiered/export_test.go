@@ -61,3 +61,10 @@ func Started(c *Cache) int64 { return c.bg.started.Load() }
 
 // RecheckPasses returns how many second passes (BusOptions.RecheckAfter) the cache's bus ran.
 func RecheckPasses(c *Cache) int64 { return c.bus.passes.Load() }
+
+// SetOwedLimits shrinks the bounds of the byte tiers' outboxes; restore puts them back.
+func SetOwedLimits(keys, patterns int) (restore func()) {
+	k, p := maxOwedKeys, maxOwedPatterns
+	maxOwedKeys, maxOwedPatterns = keys, patterns
+	return func() { maxOwedKeys, maxOwedPatterns = k, p }
+}

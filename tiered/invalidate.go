@@ -46,7 +46,8 @@ func (c *Cache) Invalidate(ctx context.Context, keys ...string) error {
 // the new value into it; one that does not hold it (or holds another type, or cannot decode it)
 // simply drops the key, and its next read finds the new value in the shared tiers. A value that
 // cannot be encoded, or whose encoding is larger than BusOptions.MaxUpdateSize, is sent as an
-// invalidation instead. Tags given in opts travel with the value.
+// invalidation instead. Tags given in opts travel with the value. A byte tier that cannot take
+// the write makes Update return an error wrapping [ErrTierUnavailable], as for [Cache.Set].
 func (c *Cache) Update(ctx context.Context, key string, value any, s Strategy, opts ...WriteOption) error {
 	if err := c.check(key); err != nil {
 		return err
@@ -63,6 +64,7 @@ func (c *Cache) Update(ctx context.Context, key string, value any, s Strategy, o
 		c.ctr.sets.inc()
 		t := s.times(time.Now().UnixNano(), false)
 		e, encErr := c.prepare(key, value, t, false, w.tags)
+		e.change = true
 		var err error
 		c.gens.change([]string{key}, func() {
 			_, err = c.put(ctx, e)
@@ -147,6 +149,7 @@ func (c *Cache) InvalidateTags(ctx context.Context, tags ...string) error {
 		c.ctr.invalidations.inc()
 		keys := c.tags.take(tags)
 		var errs []error
+		unknown := false // a byte tier could not say which keys the tags hold
 		for _, t := range c.tiers {
 			if t.bb == nil {
 				continue
@@ -157,12 +160,17 @@ func (c *Cache) InvalidateTags(ctx context.Context, tags ...string) error {
 				continue
 			}
 			var found []string
+			tagKeys := c.tagKeys(tags)
 			_, _, err := c.callTierWithin(ctx, t, CallDelete, c.bulkTimeout(t), func(ctx context.Context) ([]byte, bool, error) {
 				var err error
-				found, err = ti.TakeTagged(ctx, c.tagKeys(tags))
+				found, err = ti.TakeTagged(ctx, tagKeys)
 				return nil, false, err
 			})
 			if err != nil {
+				// The tier owes the tags; the keys under them are unknown here, so every
+				// in-process tier (this one's and the others') is cleared instead.
+				c.oweErr(t, err, nil, "", tagKeys)
+				unknown = true
 				errs = append(errs, tierErr(t, err))
 				continue
 			}
@@ -177,7 +185,10 @@ func (c *Cache) InvalidateTags(ctx context.Context, tags ...string) error {
 			c.gens.change(keys, func() { errs = append(errs, c.deleteTiers(ctx, keys, true)) })
 		}
 		m := &busframe.Message{Kind: busframe.Tags, Tags: tags, Keys: keys}
-		if len(keys) > maxBroadcastKeys {
+		if unknown {
+			c.clearValueTiers()
+		}
+		if len(keys) > maxBroadcastKeys || unknown {
 			// Cheaper for everyone than a huge message: the others empty their in-process tiers.
 			m = &busframe.Message{Kind: busframe.Clear}
 		}
@@ -228,6 +239,7 @@ func (c *Cache) deleteRemotePattern(ctx context.Context, full string) []error {
 			return nil, false, err
 		})
 		if err != nil {
+			c.oweErr(t, err, nil, full, nil)
 			errs = append(errs, tierErr(t, err))
 		}
 	}

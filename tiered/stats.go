@@ -73,6 +73,12 @@ type TierStats struct {
 	Corrupt uint64
 	// Breaker is the breaker's state now (always closed for value tiers).
 	Breaker BreakerState
+	// Owed is the number of changes (keys to delete, patterns, tag sets) the tier could not
+	// take and has not caught up on yet; it serves no read before it has. Repairs counts the
+	// times it caught up, Flushes the times it had missed too many changes and its namespace was
+	// flushed instead.
+	Owed             int
+	Repairs, Flushes uint64
 }
 
 // counter is an atomic counter for paths that are never hot enough for contention to matter.
@@ -165,6 +171,9 @@ func (c *Cache) Stats() Stats {
 		}
 		if t.bb != nil {
 			ts.Breaker = t.br.current()
+			ts.Owed = t.owed.size()
+			ts.Repairs = t.owed.repaired.load()
+			ts.Flushes = t.owed.flushes.load()
 		}
 		s.Tiers[i] = ts
 		s.Hits += ts.Hits

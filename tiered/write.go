@@ -31,6 +31,7 @@ type entryWrite struct {
 	tags     []string
 	above    int  // tiers written: levels below above
 	promoted bool // a promotion: only tiers with Promote on, counted as promotions
+	change   bool // a Set or Update: a byte tier that misses it owes it (see outbox.go)
 }
 
 // prepare builds the write of value (or of a "not found") under key with times t, encoding it
@@ -45,8 +46,9 @@ func (c *Cache) prepare(key string, value any, t times, negative bool, tags []st
 	if !c.hasBytes {
 		e.encoded = true
 		if c.weighted {
-			// A memory-bounded L1 weighs entries by their encoded size; measure it.
-			if p, err := c.codec.Marshal(value); err == nil {
+			// A memory-bounded L1 weighs entries by their encoded size; measure it (as a
+			// byte tier would encode it: a type that encodes itself, with its own method).
+			if p, err := c.marshal(value); err == nil {
 				e.size = len(p)
 			}
 		}
@@ -103,7 +105,11 @@ func (c *Cache) put(ctx context.Context, e *entryWrite) (int, error) {
 			}
 			data := encodeEnvelope(&envelope{flags: e.flags, fp: e.fp, t: tt, payload: e.payload})
 			if err := c.remoteSet(ctx, t, e.key, data, time.Duration(ttl)); err != nil {
-				if c.failClosed {
+				if e.change {
+					// The tier may keep an older value: it owes a delete, and the caller is told.
+					c.oweErr(t, err, []string{e.key}, "", nil)
+					errs = append(errs, tierErr(t, err))
+				} else if c.failClosed {
 					errs = append(errs, tierErr(t, err))
 				}
 				continue
@@ -127,9 +133,13 @@ func (c *Cache) put(ctx context.Context, e *entryWrite) (int, error) {
 // in-process copy of key (use [Cache.Update] to send them the value instead).
 //
 // Set is a change of key: a load or refresh of key that started before it stores nothing, so it
-// cannot overwrite the value with an older one. A failing byte tier drops the write (counted in
-// Stats) and Set still succeeds, unless the cache is fail-closed. A value the codec cannot encode
-// is kept in the in-process tiers only, and its error is returned.
+// cannot overwrite the value with an older one. A value the codec cannot encode is kept in the
+// in-process tiers only, and its error is returned.
+//
+// A byte tier that cannot take the write (it fails, times out, or its breaker is open) may keep
+// an older value, which other instances read: Set then returns an error wrapping
+// [ErrTierUnavailable] (whatever the fail mode; the value is stored in the other tiers), and the
+// tier owes a delete of key, applied before it serves any read again (see [TierStats.Owed]).
 func (c *Cache) Set(ctx context.Context, key string, value any, s Strategy, opts ...WriteOption) error {
 	if err := c.check(key); err != nil {
 		return err
@@ -145,6 +155,7 @@ func (c *Cache) Set(ctx context.Context, key string, value any, s Strategy, opts
 	return c.observeWrite(ctx, OpSet, key, func(ctx context.Context) error {
 		c.ctr.sets.inc()
 		e, encErr := c.prepare(key, value, s.times(time.Now().UnixNano(), false), false, w.tags)
+		e.change = true
 		var err error
 		c.gens.change([]string{key}, func() {
 			_, err = c.put(ctx, e)
@@ -183,6 +194,7 @@ func (c *Cache) deleteTiers(ctx context.Context, keys []string, remote bool) err
 			continue
 		}
 		if err := c.remoteDelete(ctx, t, keys...); err != nil {
+			c.oweErr(t, err, keys, "", nil)
 			errs = append(errs, tierErr(t, err))
 		}
 	}
@@ -197,6 +209,7 @@ func (c *Cache) deleteBytes(ctx context.Context, keys []string) error {
 			continue
 		}
 		if err := c.remoteDelete(ctx, t, keys...); err != nil {
+			c.oweErr(t, err, keys, "", nil)
 			errs = append(errs, tierErr(t, err))
 		}
 	}
