@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -94,8 +95,11 @@ func TestPauseResumeKill(t *testing.T) {
 
 func TestTerminateKillsAfterGrace(t *testing.T) {
 	var p Process
-	// sh ignores SIGTERM here, so Terminate must fall back to SIGKILL after its grace.
-	if err := p.Launch(exec.Command("sh", "-c", "trap '' TERM; sleep 600 & wait"), func() error { return nil }); err != nil {
+	// sh ignores SIGTERM once it has created the file, so Terminate must fall back to SIGKILL
+	// after its grace.
+	ready := filepath.Join(t.TempDir(), "ready")
+	script := "trap '' TERM; touch " + ready + "; exec sleep 600"
+	if err := p.Launch(exec.Command("sh", "-c", script), func() error { _, err := os.Stat(ready); return err }); err != nil {
 		t.Fatal(err)
 	}
 	pid := p.Pid()
