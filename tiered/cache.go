@@ -87,7 +87,7 @@ func New(opts Options) (*Cache, error) {
 	}
 	c.gens.init()
 	if c.codec == nil {
-		c.codec = JSON
+		c.codec = defaultCodec
 	}
 	c.fps.codec = c.codec.Name()
 	if c.def.IsZero() {
