@@ -57,7 +57,10 @@ type tier struct {
 	promote bool
 	scale   float64
 	timeout time.Duration
-	br      breaker
+	// readsBounded: the backend's reads end by their context's deadline on their own (see
+	// ByteBackend), so they get a deadline without a timer.
+	readsBounded bool
+	br           breaker
 	ctr     tierCounters
 }
 
@@ -149,6 +152,9 @@ func New(opts Options) (*Cache, error) {
 			}
 		} else {
 			rt.bb = t.Backend.(ByteBackend)
+			if h, ok := t.Backend.(interface{ HonoursDeadline() bool }); ok && h.HonoursDeadline() {
+				rt.readsBounded = true
+			}
 			c.hasBytes = true
 		}
 		c.tiers = append(c.tiers, rt)
@@ -317,12 +323,19 @@ func (c *Cache) callTierWithin(ctx context.Context, t *tier, call TierCall, time
 		ctx = c.obs.StartTier(ctx, t.info, call)
 	}
 	start := time.Now()
-	tctx, cancel := context.WithTimeout(ctx, timeout)
-	data, hit, err = fn(tctx)
+	var tctx context.Context
+	if t.readsBounded && call == CallGet {
+		tctx = withDeadline(ctx, start.Add(timeout))
+		data, hit, err = fn(tctx)
+	} else {
+		var cancel context.CancelFunc
+		tctx, cancel = context.WithTimeout(ctx, timeout)
+		data, hit, err = fn(tctx)
+		defer cancel()
+	}
 	// A backend that honours the deadline may see its socket deadline expire a moment before
 	// tctx's timer marks the context done: both mean the tier ran out of its Timeout.
 	timedOut := err != nil && ctx.Err() == nil && (tctx.Err() == context.DeadlineExceeded || errors.Is(err, os.ErrDeadlineExceeded))
-	cancel()
 	switch {
 	case err == nil:
 		if t.br.success(tk) {
@@ -354,6 +367,35 @@ func (c *Cache) callTierWithin(ctx context.Context, t *tier, call TierCall, time
 		c.obs.EndTier(ctx, t.info, call, TierResult{Hit: hit, Err: err, Timeout: timedOut, Duration: time.Since(start)})
 	}
 	return data, hit, err
+}
+
+// deadlineCtx is a context with an earlier deadline than its parent's and no timer: its Done
+// channel is the parent's, so it suits only backends that end their calls by the deadline on
+// their own.
+type deadlineCtx struct {
+	context.Context
+	deadline time.Time
+}
+
+// withDeadline returns ctx bounded by d without arming a timer (ctx itself when its own
+// deadline is earlier).
+func withDeadline(ctx context.Context, d time.Time) context.Context {
+	if pd, ok := ctx.Deadline(); ok && !d.Before(pd) {
+		return ctx
+	}
+	return &deadlineCtx{ctx, d}
+}
+
+func (c *deadlineCtx) Deadline() (time.Time, bool) { return c.deadline, true }
+
+func (c *deadlineCtx) Err() error {
+	if err := c.Context.Err(); err != nil {
+		return err
+	}
+	if !time.Now().Before(c.deadline) {
+		return context.DeadlineExceeded
+	}
+	return nil
 }
 
 func (c *Cache) remoteGet(ctx context.Context, t *tier, key string) (data []byte, ok bool, err error) {
