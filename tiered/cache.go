@@ -61,7 +61,7 @@ type tier struct {
 	// ByteBackend), so they get a deadline without a timer.
 	readsBounded bool
 	br           breaker
-	ctr     tierCounters
+	ctr          tierCounters
 }
 
 // New builds a cache from opts. It returns an error wrapping [ErrInvalidOptions] when opts are
