@@ -311,6 +311,12 @@ func (c *Cache) callTier(ctx context.Context, t *tier, call TierCall, fn func(co
 // delete on a client that cannot reach every node) says nothing about the tier's health: it is
 // not counted in TierStats.Errors and does not count towards the breaker.
 func (c *Cache) callTierWithin(ctx context.Context, t *tier, call TierCall, timeout time.Duration, fn func(context.Context) ([]byte, bool, error)) (data []byte, hit bool, err error) {
+	return c.callTierAt(ctx, t, call, timeout, time.Time{}, fn)
+}
+
+// callTierAt is callTierWithin for a call that starts at start, a clock reading the caller took
+// a moment before (clock reads are not free on every machine); the zero time reads the clock.
+func (c *Cache) callTierAt(ctx context.Context, t *tier, call TierCall, timeout time.Duration, start time.Time, fn func(context.Context) ([]byte, bool, error)) (data []byte, hit bool, err error) {
 	tk, ok := t.br.allow()
 	if !ok {
 		t.ctr.skipped.inc()
@@ -322,7 +328,9 @@ func (c *Cache) callTierWithin(ctx context.Context, t *tier, call TierCall, time
 	if c.obs != nil {
 		ctx = c.obs.StartTier(ctx, t.info, call)
 	}
-	start := time.Now()
+	if start.IsZero() {
+		start = time.Now()
+	}
 	var tctx context.Context
 	if t.readsBounded && call == CallGet {
 		tctx = withDeadline(ctx, start.Add(timeout))
@@ -399,8 +407,13 @@ func (c *deadlineCtx) Err() error {
 }
 
 func (c *Cache) remoteGet(ctx context.Context, t *tier, key string) (data []byte, ok bool, err error) {
+	return c.remoteGetAt(ctx, t, key, time.Time{})
+}
+
+// remoteGetAt is remoteGet for a call that starts at start (see callTierAt).
+func (c *Cache) remoteGetAt(ctx context.Context, t *tier, key string, start time.Time) (data []byte, ok bool, err error) {
 	k := c.namespace + key
-	return c.callTier(ctx, t, CallGet, func(ctx context.Context) ([]byte, bool, error) {
+	return c.callTierAt(ctx, t, CallGet, t.timeout, start, func(ctx context.Context) ([]byte, bool, error) {
 		return t.bb.Get(ctx, k)
 	})
 }

@@ -271,7 +271,10 @@ func (c *Cache) lead(ctx context.Context, fl *flight.Group[flightKey, result], f
 		return result{tier: -1}, err
 	}
 	it := wr.it
-	now := time.Now().UnixNano()
+	now := wr.now
+	if now == 0 {
+		now = time.Now().UnixNano()
+	}
 	st := stateExpired
 	if it != nil {
 		st = it.t.at(now)

@@ -225,3 +225,35 @@ func BenchmarkOtterParallel(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkL2HitVsRedis alternates blocks of L2 hits through tiered.Get (decode included) with
+// raw go-redis GETs of the same stored bytes: x-wall and x-cpu are strata ÷ raw GET.
+func BenchmarkL2HitVsRedis(b *testing.B) {
+	srv := redistest.Shared(b)
+	rdb := srv.Client(b)
+	ns := namespace(b)
+	l1 := newL1(b)
+	c := newCache(b, tiered.Options{Namespace: ns, Tiers: []tiered.Tier{
+		{Backend: l1, NoPromote: true},
+		{Backend: newL2(b, rdb, "redis"), Timeout: 5 * time.Second},
+	}})
+	ctx := context.Background()
+	if err := c.Set(ctx, "bench", newPayload(1), tiered.LongTerm); err != nil {
+		b.Fatal(err)
+	}
+	l1.Delete("bench")
+	b.ReportAllocs()
+	interleave(b, 200, side{"strata", func(int) {
+		v, ok, err := tiered.Get[Payload](ctx, c, "bench")
+		if err != nil || !ok {
+			b.Fatal(ok, err)
+		}
+		sinkPayload = v
+	}}, side{"redis", func(int) {
+		v, err := rdb.Get(ctx, ns+"bench").Bytes()
+		if err != nil {
+			b.Fatal(err)
+		}
+		sinkBytes = v
+	}})
+}
