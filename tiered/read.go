@@ -26,12 +26,12 @@ type walked struct {
 }
 
 // walk reads the tiers from level `from` down and returns the first entry of the reader's type
-// that has not expired (fresh, due for refresh, stale or kept for stale-if-error), promoted into
-// the tiers above it unless key changed since gen was read. A byte tier that fails is skipped
+// (whose fingerprint, dec.fingerprint(c), is fp) that has not expired (fresh, due for refresh,
+// stale or kept for stale-if-error), promoted into the tiers above it unless key changed since
+// gen was read. A byte tier that fails is skipped
 // (an error only for a fail-closed cache); an error is also returned when ctx ends.
-func (c *Cache) walk(ctx context.Context, key string, from int, dec decoder, gen uint64) (walked, error) {
+func (c *Cache) walk(ctx context.Context, key string, from int, dec decoder, fp, gen uint64) (walked, error) {
 	w := walked{level: -1}
-	fp := dec.fingerprint(c)
 	for i := from; i < len(c.tiers); i++ {
 		t := c.tiers[i]
 		if t.vb != nil {
