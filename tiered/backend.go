@@ -37,6 +37,13 @@ type ValueBackend interface {
 // tier's Timeout through the context alone. A backend on a client that cannot honour contexts
 // guards its own calls (the redis tier does for go-redis clients built without
 // ContextTimeoutEnabled).
+//
+// A backend whose reads (Get, GetMany) end by their context's deadline without watching its Done
+// channel — they cannot block, or they set the deadline on their sockets, or they arm their own
+// timer when they hand the call to another goroutine — may say so with a method
+// HonoursDeadline() bool that returns true: the cache then gives its reads a context that
+// carries the tier's deadline without arming a timer for it (its Done channel is the caller's),
+// which saves a timer and a few allocations per read.
 type ByteBackend interface {
 	Backend
 	// Get returns the bytes stored under key. A missing key is (nil, false, nil).

@@ -59,9 +59,12 @@ type tier struct {
 	promote bool
 	scale   float64
 	timeout time.Duration
-	br      breaker
-	ctr     tierCounters
-	owed    outbox // changes the tier could not take (byte tiers)
+	// readsBounded: the backend's reads end by their context's deadline on their own (see
+	// ByteBackend), so they get a deadline without a timer.
+	readsBounded bool
+	br           breaker
+	ctr          tierCounters
+	owed         outbox // changes the tier could not take (byte tiers)
 }
 
 // New builds a cache from opts. It returns an error wrapping [ErrInvalidOptions] when opts are
@@ -91,7 +94,7 @@ func New(opts Options) (*Cache, error) {
 	c.gens.init()
 	c.closing, c.stopClosing = context.WithCancel(context.Background())
 	if c.codec == nil {
-		c.codec = JSON
+		c.codec = defaultCodec
 	}
 	c.fps.codec = c.codec.Name()
 	if c.def.IsZero() {
@@ -153,6 +156,9 @@ func New(opts Options) (*Cache, error) {
 			}
 		} else {
 			rt.bb = t.Backend.(ByteBackend)
+			if h, ok := t.Backend.(interface{ HonoursDeadline() bool }); ok && h.HonoursDeadline() {
+				rt.readsBounded = true
+			}
 			c.hasBytes = true
 		}
 		c.tiers = append(c.tiers, rt)
@@ -316,6 +322,12 @@ func (c *Cache) callTier(ctx context.Context, t *tier, call TierCall, fn func(co
 // delete on a client that cannot reach every node) says nothing about the tier's health: it is
 // not counted in TierStats.Errors and does not count towards the breaker.
 func (c *Cache) callTierWithin(ctx context.Context, t *tier, call TierCall, timeout time.Duration, fn func(context.Context) ([]byte, bool, error)) (data []byte, hit bool, err error) {
+	return c.callTierAt(ctx, t, call, timeout, time.Time{}, fn)
+}
+
+// callTierAt is callTierWithin for a call that starts at start, a clock reading the caller took
+// a moment before (clock reads are not free on every machine); the zero time reads the clock.
+func (c *Cache) callTierAt(ctx context.Context, t *tier, call TierCall, timeout time.Duration, start time.Time, fn func(context.Context) ([]byte, bool, error)) (data []byte, hit bool, err error) {
 	tk, ok := t.br.allow()
 	if !ok {
 		t.ctr.skipped.inc()
@@ -327,12 +339,20 @@ func (c *Cache) callTierWithin(ctx context.Context, t *tier, call TierCall, time
 	if c.obs != nil {
 		ctx = c.obs.StartTier(ctx, t.info, call)
 	}
-	start := time.Now()
+	if start.IsZero() {
+		start = time.Now()
+	}
 	owed := t.owed.pending.Load()
 	if owed && t.owed.bulk() {
 		timeout = max(timeout, c.bulkTimeout(t))
 	}
-	tctx, cancel := context.WithTimeout(ctx, timeout)
+	var tctx context.Context
+	var cancel context.CancelFunc
+	if t.readsBounded && call == CallGet && !owed {
+		tctx = withDeadline(ctx, start.Add(timeout))
+	} else {
+		tctx, cancel = context.WithTimeout(ctx, timeout)
+	}
 	if owed {
 		// The tier serves nothing, and takes nothing, before it caught up on the changes it
 		// missed (see outbox.go).
@@ -344,7 +364,9 @@ func (c *Cache) callTierWithin(ctx context.Context, t *tier, call TierCall, time
 	// A backend that honours the deadline may see its socket deadline expire a moment before
 	// tctx's timer marks the context done: both mean the tier ran out of its Timeout.
 	timedOut := err != nil && ctx.Err() == nil && (tctx.Err() == context.DeadlineExceeded || errors.Is(err, os.ErrDeadlineExceeded))
-	cancel()
+	if cancel != nil {
+		cancel()
+	}
 	switch {
 	case err == nil:
 		if t.br.success(tk) {
@@ -378,9 +400,43 @@ func (c *Cache) callTierWithin(ctx context.Context, t *tier, call TierCall, time
 	return data, hit, err
 }
 
+// deadlineCtx is a context with an earlier deadline than its parent's and no timer: its Done
+// channel is the parent's, so it suits only backends that end their calls by the deadline on
+// their own.
+type deadlineCtx struct {
+	context.Context
+	deadline time.Time
+}
+
+// withDeadline returns ctx bounded by d without arming a timer (ctx itself when its own
+// deadline is earlier).
+func withDeadline(ctx context.Context, d time.Time) context.Context {
+	if pd, ok := ctx.Deadline(); ok && !d.Before(pd) {
+		return ctx
+	}
+	return &deadlineCtx{ctx, d}
+}
+
+func (c *deadlineCtx) Deadline() (time.Time, bool) { return c.deadline, true }
+
+func (c *deadlineCtx) Err() error {
+	if err := c.Context.Err(); err != nil {
+		return err
+	}
+	if !time.Now().Before(c.deadline) {
+		return context.DeadlineExceeded
+	}
+	return nil
+}
+
 func (c *Cache) remoteGet(ctx context.Context, t *tier, key string) (data []byte, ok bool, err error) {
+	return c.remoteGetAt(ctx, t, key, time.Time{})
+}
+
+// remoteGetAt is remoteGet for a call that starts at start (see callTierAt).
+func (c *Cache) remoteGetAt(ctx context.Context, t *tier, key string, start time.Time) (data []byte, ok bool, err error) {
 	k := c.namespace + key
-	return c.callTier(ctx, t, CallGet, func(ctx context.Context) ([]byte, bool, error) {
+	return c.callTierAt(ctx, t, CallGet, t.timeout, start, func(ctx context.Context) ([]byte, bool, error) {
 		return t.bb.Get(ctx, k)
 	})
 }

@@ -5,11 +5,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/fxamacker/cbor/v2"
 
 	"github.com/stratacache/strata/internal/redistest"
 	"github.com/stratacache/strata/tiered"
@@ -131,13 +132,15 @@ func TestSetGetInvalidate(t *testing.T) {
 	if err := c.Set(ctx, "p", newPayload(7), tiered.ShortTerm); err != nil {
 		t.Fatal(err)
 	}
-	// Redis holds the namespaced key, readable JSON after the 56-byte header.
+	// Redis holds the namespaced key, the value in CBOR (the default codec) after the 56-byte
+	// header.
 	raw, err := rdb.Get(ctx, ns+"p").Bytes()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(string(raw[56:]), `"name":"payload-7"`) {
-		t.Fatalf("stored payload is not the JSON value: %q", raw[56:])
+	var stored Payload
+	if err := cbor.Unmarshal(raw[56:], &stored); err != nil || stored.Name != "payload-7" {
+		t.Fatalf("stored payload is not the CBOR value: %q (%v)", raw[56:], err)
 	}
 	v, found, err := tiered.Get[Payload](ctx, c, "p")
 	if err != nil || !found || v.ID != 7 {

@@ -1,14 +1,14 @@
 package tiered
 
 import (
-	"bytes"
-	"compress/gzip"
 	"encoding"
 	"encoding/json"
 	"fmt"
-	"io"
+	"math"
 	"reflect"
-	"sync"
+
+	"github.com/fxamacker/cbor/v2"
+	"github.com/klauspost/compress/s2"
 )
 
 // Codec turns values into the payload that byte tiers store, and back. A value whose type encodes
@@ -16,7 +16,8 @@ import (
 // is stored with those methods instead, whatever the codec: so the HTTP and gRPC adapters' entries
 // live in any cache, next to values of every other type.
 type Codec interface {
-	// Name identifies the codec in logs ("json", ...).
+	// Name identifies the codec in logs ("cbor", "json", ...). It is part of every entry's type
+	// fingerprint: instances that share a byte tier must use codecs of the same name.
 	Name() string
 	// Marshal encodes v.
 	Marshal(v any) ([]byte, error)
@@ -24,7 +25,9 @@ type Codec interface {
 	Unmarshal(data []byte, ptr any) error
 }
 
-// JSON is the default codec: encoding/json, readable with redis-cli.
+// JSON is encoding/json, for entries readable with redis-cli: set Options.Codec to it. The
+// default codec (a nil Options.Codec) is CBOR (RFC 8949), which encodes and decodes the usual
+// struct several times faster and in fewer bytes. Both honour `json` struct tags.
 var JSON Codec = jsonCodec{}
 
 type jsonCodec struct{}
@@ -32,6 +35,39 @@ type jsonCodec struct{}
 func (jsonCodec) Name() string                       { return "json" }
 func (jsonCodec) Marshal(v any) ([]byte, error)      { return json.Marshal(v) }
 func (jsonCodec) Unmarshal(data []byte, p any) error { return json.Unmarshal(data, p) }
+
+// defaultCodec is the codec of a cache whose Options.Codec is nil: CBOR with
+// github.com/fxamacker/cbor/v2, configured to round-trip what encoding/json round-trips (struct
+// fields by name, `json` tags honoured, times to the nanosecond with their offset, maps decoded
+// into an interface value as map[string]any) and to decode containers of any length and of a
+// nesting depth up to encoding/json's own limit.
+var defaultCodec Codec = newCBOR()
+
+type cborCodec struct {
+	enc cbor.EncMode
+	dec cbor.DecMode
+}
+
+func newCBOR() cborCodec {
+	enc, err := cbor.EncOptions{Time: cbor.TimeRFC3339Nano}.EncMode()
+	if err != nil {
+		panic(err) // constant options
+	}
+	dec, err := cbor.DecOptions{
+		MaxNestedLevels:  10000,
+		MaxArrayElements: math.MaxInt32,
+		MaxMapPairs:      math.MaxInt32,
+		DefaultMapType:   reflect.TypeFor[map[string]any](),
+	}.DecMode()
+	if err != nil {
+		panic(err)
+	}
+	return cborCodec{enc, dec}
+}
+
+func (cborCodec) Name() string                         { return "cbor" }
+func (c cborCodec) Marshal(v any) ([]byte, error)      { return c.enc.Marshal(v) }
+func (c cborCodec) Unmarshal(data []byte, p any) error { return c.dec.Unmarshal(data, p) }
 
 // encode marshals v — with its own MarshalBinary when its type encodes itself, with the codec
 // otherwise — and compresses it when configured; flags carries the envelope's compressed bit.
@@ -82,48 +118,38 @@ func (c *Cache) decodeAs(t reflect.Type, payload []byte) (any, error) {
 	return ptr.Elem().Interface(), nil
 }
 
-// compressor gzips payloads of at least threshold bytes; the envelope's compressed flag marks them.
+// compressor compresses payloads of at least threshold bytes with S2 (the Snappy-compatible
+// format of github.com/klauspost/compress, several times faster than gzip at a slightly lower
+// ratio); the envelope's compressed flag marks them.
 type compressor struct {
 	threshold int
-	writers   sync.Pool
 }
 
 func (c *compressor) compress(p []byte) ([]byte, bool) {
 	if c == nil || len(p) < c.threshold {
 		return p, false
 	}
-	var buf bytes.Buffer
-	w, _ := c.writers.Get().(*gzip.Writer)
-	if w == nil {
-		w, _ = gzip.NewWriterLevel(&buf, gzip.BestSpeed)
-	} else {
-		w.Reset(&buf)
-	}
-	_, err := w.Write(p)
-	if err == nil {
-		err = w.Close()
-	}
-	c.writers.Put(w)
-	if err != nil || buf.Len() >= len(p) {
+	out := s2.Encode(nil, p)
+	if len(out) >= len(p) {
 		return p, false
 	}
-	return buf.Bytes(), true
+	return out, true
 }
 
 // maxDecompressed bounds what one entry may inflate to, so a hostile entry cannot exhaust memory.
 const maxDecompressed = 256 << 20
 
 func decompress(p []byte) ([]byte, error) {
-	r, err := gzip.NewReader(bytes.NewReader(p))
+	n, err := s2.DecodedLen(p)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", errCorrupt, err)
 	}
-	out, err := io.ReadAll(io.LimitReader(r, maxDecompressed+1))
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", errCorrupt, err)
-	}
-	if len(out) > maxDecompressed {
+	if n > maxDecompressed {
 		return nil, fmt.Errorf("%w: payload inflates past %d bytes", errCorrupt, maxDecompressed)
+	}
+	out, err := s2.Decode(make([]byte, n), p)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", errCorrupt, err)
 	}
 	return out, nil
 }

@@ -10,8 +10,8 @@ import (
 //
 //	offset size field
 //	0      2    magic "ST"
-//	2      1    format version (2)
-//	3      1    flags (bit 0 negative, bit 1 compressed; other bits must be zero)
+//	2      1    format version (3)
+//	3      1    flags (bit 0 negative, bit 1 compressed with S2; other bits must be zero)
 //	4      8    fingerprint of the value's Go type and codec (0 for a negative entry)
 //	12     8    created-at, Unix nanoseconds, big endian
 //	20     8    refresh-at: start of the refresh-ahead window
@@ -21,11 +21,12 @@ import (
 //	52     4    payload length
 //	56     n    payload
 //
-// Anything else — short, foreign, truncated, of another format version (entries of version 1
-// included), or with inconsistent times — is rejected, and the cache treats it as a miss.
+// Anything else — short, foreign, truncated, of another format version (entries of versions 1
+// and 2 included: version 2 entries were encoded with JSON by default and compressed with gzip),
+// or with inconsistent times — is rejected, and the cache treats it as a miss.
 const (
 	envelopeHeaderLen = 56
-	envelopeVersion   = 2
+	envelopeVersion   = 3
 
 	flagNegative   = 1 << 0
 	flagCompressed = 1 << 1

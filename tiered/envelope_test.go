@@ -44,7 +44,8 @@ func TestEnvelopeRejects(t *testing.T) {
 		"empty":                 nil,
 		"json":                  []byte(`{"id":1}`),
 		"version 1":             v1,
-		"version 3":             mutate(func(b []byte) []byte { b[2] = 3; return b }),
+		"version 2":             mutate(func(b []byte) []byte { b[2] = 2; return b }),
+		"version 4":             mutate(func(b []byte) []byte { b[2] = 4; return b }),
 		"unknown flag":          mutate(func(b []byte) []byte { b[3] = 0x80; return b }),
 		"truncated":             good[:len(good)-1],
 		"trailing byte":         append(bytes.Clone(good), 0),
@@ -98,9 +99,11 @@ func FuzzDecodeEntry(f *testing.F) {
 	now := time.Now().UnixNano()
 	later := now + int64(time.Hour)
 	tt := times{created: now, refreshAt: later, staleAt: later, swrEnd: later, expiresAt: later}
-	f.Add(encodeEnvelope(&envelope{fp: fp, t: tt, payload: []byte(`{"id":1,"name":"x"}`)}))
+	p1, _ := c.codec.Marshal(rec{ID: 1, Name: "x"})
+	f.Add(encodeEnvelope(&envelope{fp: fp, t: tt, payload: p1}))
 	comp := &compressor{threshold: 1}
-	z, _ := comp.compress([]byte(`{"id":2,"name":"zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz"}`))
+	p2, _ := c.codec.Marshal(rec{ID: 2, Name: "zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz"})
+	z, _ := comp.compress(p2)
 	f.Add(encodeEnvelope(&envelope{flags: flagCompressed, fp: fp, t: tt, payload: z}))
 	f.Add(encodeEnvelope(&envelope{flags: flagNegative, t: tt}))
 	f.Fuzz(func(t *testing.T, b []byte) {

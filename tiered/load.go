@@ -257,7 +257,7 @@ func (c *Cache) read(ctx context.Context, op Op, key string, s Strategy, dec dec
 func (c *Cache) lead(ctx context.Context, fl *flight.Group[flightKey, result], fk flightKey, call *flight.Call[result], s Strategy, dec decoder, loader func(context.Context) (any, error), w writeConfig) (result, error) {
 	key := fk.key
 	gen := c.gens.of(key)
-	wr, err := flight.Safely(func() (walked, error) { return c.walk(ctx, key, 0, dec, gen) }, func(err error) {
+	wr, err := flight.Safely(func() (walked, error) { return c.walk(ctx, key, 0, dec, fk.fp, gen) }, func(err error) {
 		fl.Finish(fk, call, result{}, err)
 	})
 	if err != nil {
@@ -271,7 +271,10 @@ func (c *Cache) lead(ctx context.Context, fl *flight.Group[flightKey, result], f
 		return result{tier: -1}, err
 	}
 	it := wr.it
-	now := time.Now().UnixNano()
+	now := wr.now
+	if now == 0 {
+		now = time.Now().UnixNano()
+	}
 	st := stateExpired
 	if it != nil {
 		st = it.t.at(now)
@@ -470,7 +473,7 @@ func (c *Cache) runRefresh(ctx context.Context, key string, s Strategy, dec deco
 	res = result{tier: -1}
 	gen := c.gens.of(key)
 	// A lower tier may hold a fresh copy another instance wrote: promote it, call nothing.
-	wr, _ := c.walk(ctx, key, 1, dec, gen)
+	wr, _ := c.walk(ctx, key, 1, dec, dec.fingerprint(c), gen)
 	if wr.it != nil && !wr.it.negative && wr.it.t.at(time.Now().UnixNano()) == stateFresh {
 		res = result{value: wr.it.value, outcome: OutcomeHit, tier: wr.level, promoted: wr.promoted}
 	} else {

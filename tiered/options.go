@@ -12,7 +12,8 @@ type Options struct {
 	// Tiers are read in order: Tiers[0] is L1. Empty means a single otter L1 of 100,000 entries,
 	// which the cache builds and closes itself.
 	Tiers []Tier
-	// Codec encodes values for byte tiers. Nil means [JSON].
+	// Codec encodes values for byte tiers. Nil means CBOR (RFC 8949); [JSON] gives entries
+	// readable with redis-cli.
 	Codec Codec
 	// Namespace is prepended to every key written to a byte tier, for example "myapp:". It keeps
 	// several applications or schema versions apart in one Redis.
@@ -37,8 +38,8 @@ type Options struct {
 	IsNotFound func(error) bool
 	// FailClosed makes a failing tier an error for the caller instead of a miss.
 	FailClosed bool
-	// CompressAbove gzips payloads of at least this many bytes before they go to byte tiers.
-	// Zero disables compression.
+	// CompressAbove compresses payloads of at least this many bytes (with S2, a fast
+	// Snappy-compatible format) before they go to byte tiers. Zero disables compression.
 	CompressAbove int
 	// Breaker configures the per-tier circuit breaker of byte tiers.
 	Breaker BreakerOptions

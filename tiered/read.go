@@ -20,15 +20,18 @@ type walked struct {
 	foreign bool
 	// mismatch is set when any tier holds the key with a value of another Go type.
 	mismatch bool
+	// now is when the byte tier that answered was called (Unix nanoseconds), 0 when no byte
+	// tier answered: the entry's state is judged at that moment, which saves a clock read.
+	now int64
 }
 
 // walk reads the tiers from level `from` down and returns the first entry of the reader's type
-// that has not expired (fresh, due for refresh, stale or kept for stale-if-error), promoted into
-// the tiers above it unless key changed since gen was read. A byte tier that fails is skipped
+// (whose fingerprint, dec.fingerprint(c), is fp) that has not expired (fresh, due for refresh,
+// stale or kept for stale-if-error), promoted into the tiers above it unless key changed since
+// gen was read. A byte tier that fails is skipped
 // (an error only for a fail-closed cache); an error is also returned when ctx ends.
-func (c *Cache) walk(ctx context.Context, key string, from int, dec decoder, gen uint64) (walked, error) {
+func (c *Cache) walk(ctx context.Context, key string, from int, dec decoder, fp, gen uint64) (walked, error) {
 	w := walked{level: -1}
-	fp := dec.fingerprint(c)
 	for i := from; i < len(c.tiers); i++ {
 		t := c.tiers[i]
 		if t.vb != nil {
@@ -48,7 +51,8 @@ func (c *Cache) walk(ctx context.Context, key string, from int, dec decoder, gen
 			w.promoted = c.promote(ctx, key, gen, it, i, nil, 0)
 			return w, nil
 		}
-		data, ok, err := c.remoteGet(ctx, t, key)
+		start := time.Now()
+		data, ok, err := c.remoteGetAt(ctx, t, key, start)
 		if err != nil {
 			if ctx.Err() != nil {
 				return w, ctx.Err()
@@ -66,7 +70,8 @@ func (c *Cache) walk(ctx context.Context, key string, from int, dec decoder, gen
 			c.dropCorrupt(ctx, t, key, err)
 			continue
 		}
-		if env.t.expiresAt <= time.Now().UnixNano() {
+		now := start.UnixNano() // judged as of the read: the entry was there then
+		if env.t.expiresAt <= now {
 			continue // logically gone; the tier has not dropped it yet
 		}
 		if !env.negative() && fp != 0 && env.fp != fp {
@@ -82,7 +87,7 @@ func (c *Cache) walk(ctx context.Context, key string, from int, dec decoder, gen
 		if h := testHookBeforePromote; h != nil {
 			h(key)
 		}
-		w.it, w.level = it, i
+		w.it, w.level, w.now = it, i, now
 		w.promoted = c.promote(ctx, key, gen, it, i, env.payload, env.flags)
 		return w, nil
 	}

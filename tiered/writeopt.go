@@ -18,6 +18,9 @@ func Tags(tags ...string) WriteOption {
 // writeOptions applies opts and checks the result: it returns an error wrapping
 // ErrInvalidOptions for an empty tag.
 func writeOptions(opts []WriteOption) (writeConfig, error) {
+	if len(opts) == 0 {
+		return writeConfig{}, nil // the common case, without the allocation of w below
+	}
 	var w writeConfig
 	for _, o := range opts {
 		if o != nil {

@@ -52,19 +52,46 @@ func (e *PanicError) Unwrap() error {
 }
 
 // Call is one call of a Group, shared by its leader and its waiters.
+//
+// Its done channel is made only when someone waits: a call that nobody waits for (a read answered
+// at once by its leader, the common case) costs no channel. done, published and finished are
+// guarded by the group's mutex, which mu points to.
 type Call[V any] struct {
-	done     chan struct{}
-	val      V
-	err      error
-	leader   context.Context
-	finished bool // guarded by the group's mutex
+	mu        *sync.Mutex
+	done      chan struct{}
+	val       V
+	err       error
+	leader    context.Context
+	finished  bool // claimed by a Finish: no other Finish counts
+	published bool // val and err are set: Done is (or will be made) closed
+}
+
+// closed is the done channel of calls that finished before anybody waited.
+var closed = func() chan struct{} {
+	c := make(chan struct{})
+	close(c)
+	return c
+}()
+
+// doneChan returns c's done channel, making it if needed.
+func (c *Call[V]) doneChan() chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.done == nil {
+		if c.published {
+			c.done = closed
+		} else {
+			c.done = make(chan struct{})
+		}
+	}
+	return c.done
 }
 
 // Leader returns the context of the caller that started the call (for linking traces).
 func (c *Call[V]) Leader() context.Context { return c.leader }
 
 // Done is closed when the call has finished.
-func (c *Call[V]) Done() <-chan struct{} { return c.done }
+func (c *Call[V]) Done() <-chan struct{} { return c.doneChan() }
 
 // Result returns the call's result; it must be called after Done is closed.
 func (c *Call[V]) Result() (V, error) { return c.val, c.err }
@@ -78,15 +105,16 @@ func Waiting() int { return int(waiting.Load()) }
 
 // Wait returns the call's result, or ctx's error when ctx ends first.
 func (c *Call[V]) Wait(ctx context.Context) (V, error) {
+	done := c.doneChan()
 	select {
-	case <-c.done:
+	case <-done:
 		return c.val, c.err
 	default:
 	}
 	waiting.Add(1)
 	defer waiting.Add(-1)
 	select {
-	case <-c.done:
+	case <-done:
 		return c.val, c.err
 	case <-ctx.Done():
 		var zero V
@@ -111,7 +139,7 @@ func (g *Group[K, V]) Join(ctx context.Context, key K) (c *Call[V], leader bool)
 	if g.calls == nil {
 		g.calls = make(map[K]*Call[V])
 	}
-	c = &Call[V]{done: make(chan struct{}), leader: ctx}
+	c = &Call[V]{mu: &g.mu, leader: ctx}
 	g.calls[key] = c
 	g.mu.Unlock()
 	return c, true
@@ -132,13 +160,16 @@ func (g *Group[K, V]) Finish(key K, c *Call[V], v V, err error) bool {
 		g.mu.Unlock()
 		return false
 	}
-	c.finished = true
+	c.finished, c.published = true, true
+	c.val, c.err = v, err
 	if g.calls[key] == c {
 		delete(g.calls, key)
 	}
+	done := c.done
 	g.mu.Unlock()
-	c.val, c.err = v, err
-	close(c.done)
+	if done != nil {
+		close(done)
+	}
 	return true
 }
 
@@ -157,10 +188,28 @@ func (g *Group[K, V]) FinishAll(keys []K, calls []*Call[V], result func(i int) (
 		}
 	}
 	g.mu.Unlock()
+	type outcome struct {
+		v   V
+		err error
+	}
+	out := make([]outcome, len(calls))
+	for i := range calls {
+		if live[i] {
+			out[i].v, out[i].err = result(i)
+		}
+	}
+	g.mu.Lock()
+	dones := make([]chan struct{}, len(calls))
 	for i, c := range calls {
 		if live[i] {
-			c.val, c.err = result(i)
-			close(c.done)
+			c.val, c.err, c.published = out[i].v, out[i].err, true
+			dones[i] = c.done
+		}
+	}
+	g.mu.Unlock()
+	for _, d := range dones {
+		if d != nil {
+			close(d)
 		}
 	}
 }

@@ -309,6 +309,10 @@ func (b *Backend) pebbleOptions(cache *pebble.Cache) *pebble.Options {
 // Name returns the backend's name.
 func (b *Backend) Name() string { return b.name }
 
+// HonoursDeadline reports that reads end by their context's deadline without a timer of the
+// cache's: they wait only for the device and check their context, or, Guarded, arm their own.
+func (b *Backend) HonoursDeadline() bool { return true }
+
 // guard runs fn, on a goroutine of its own that ctx's end releases the caller from when the
 // store is Guarded, directly otherwise.
 func (b *Backend) guard(ctx context.Context, fn func() error) error {
@@ -322,7 +326,7 @@ func guarded[T any](ctx context.Context, b *Backend, fn func() (T, error)) (T, e
 		return fn()
 	}
 	v, err := ctxguard.Call(ctx, fn)
-	if err != nil && err == ctx.Err() {
+	if err != nil && (err == ctx.Err() || err == context.DeadlineExceeded) {
 		err = fmt.Errorf("disktier: %w", err)
 	}
 	return v, err

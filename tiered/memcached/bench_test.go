@@ -48,10 +48,13 @@ type hitFixture struct {
 	keys []string
 }
 
-func newHitFixture(b *testing.B, o Options) *hitFixture {
+func newHitFixture(b *testing.B, o Options, clientTimeout ...time.Duration) *hitFixture {
 	b.Helper()
 	srv := memcachedtest.Start(b)
 	client := srv.Client(b)
+	if len(clientTimeout) > 0 {
+		client.Timeout = clientTimeout[0]
+	}
 	tier, err := New(client, o)
 	if err != nil {
 		b.Fatal(err)
@@ -118,10 +121,13 @@ func BenchmarkMemcachedBaseline(b *testing.B) {
 func BenchmarkMemcachedHit(b *testing.B) {
 	b.Run("guarded", func(b *testing.B) { benchHit(b, Options{}) })
 	b.Run("trust-client-timeout", func(b *testing.B) { benchHit(b, Options{TrustClientTimeout: true}) })
+	// The client's Timeout at most half the tier's: a read with a context that cannot be
+	// cancelled is called directly (the client ends it before the tier's deadline).
+	b.Run("guarded-client-timeout-half", func(b *testing.B) { benchHit(b, Options{}, 400*time.Millisecond) })
 }
 
-func benchHit(b *testing.B, o Options) {
-	f := newHitFixture(b, o)
+func benchHit(b *testing.B, o Options, clientTimeout ...time.Duration) {
+	f := newHitFixture(b, o, clientTimeout...)
 	const block = 64
 	var total [3]time.Duration // strata, gomemcache, tier
 	gets := [3]func(*testing.B, int){f.strataHit, f.rawGet, f.tierGet}

@@ -30,9 +30,12 @@
 // 500 ms by default). The cache bounds every call of a tier by its context alone
 // (tiered.ByteBackend), so by default each call of this backend runs on a goroutine of its own
 // and returns as soon as its context is done; the abandoned call ends at the client's Timeout,
-// so set that close to the tier's Timeout. With Options.TrustClientTimeout the backend calls the
-// client directly, which saves a goroutine handoff per call, and the client's Timeout alone
-// bounds each call.
+// so set that close to the tier's Timeout. A read whose context cannot be cancelled (the caller's
+// is context.Background) and whose deadline is at least twice the client's Timeout away is called
+// directly, since the client ends it in time: with the client's Timeout at most half the tier's,
+// such reads cost no goroutine. With Options.TrustClientTimeout the backend calls the client
+// directly for every call, which saves a goroutine handoff per call, and the client's Timeout
+// alone bounds each call.
 package memcachedtier
 
 import (
@@ -109,6 +112,21 @@ func New(client *memcache.Client, o Options) (*Backend, error) {
 // Name returns the backend's name.
 func (b *Backend) Name() string { return b.name }
 
+// HonoursDeadline reports that reads end by their context's deadline without a timer of the
+// cache's: a read is called directly when its context cannot be cancelled and the client's
+// Timeout ends it before the deadline anyway (it takes at most two Timeouts: a dial, then the
+// exchange), and is guarded with a timer of its own otherwise.
+func (b *Backend) HonoursDeadline() bool { return true }
+
+// bound is the longest a read can take with the client's timeouts: a dial, then the exchange.
+func (b *Backend) bound() time.Duration {
+	t := b.c.Timeout
+	if t == 0 {
+		t = memcache.DefaultTimeout
+	}
+	return 2 * t
+}
+
 // Client returns the underlying client.
 func (b *Backend) Client() *memcache.Client { return b.c }
 
@@ -124,7 +142,7 @@ func (b *Backend) Get(ctx context.Context, key string) ([]byte, bool, error) {
 		v  []byte
 		ok bool
 	}
-	r, err := ctxguard.Call(ctx, func() (got, error) {
+	r, err := ctxguard.CallWithin(ctx, b.bound(), func() (got, error) {
 		v, ok, err := b.get(key)
 		return got{v, ok}, err
 	})
@@ -157,7 +175,7 @@ func (b *Backend) GetMany(ctx context.Context, keys []string) ([][]byte, error) 
 	if b.trust {
 		return b.getMany(keys, out)
 	}
-	got, err := ctxguard.Call(ctx, func() ([][]byte, error) { return b.getMany(keys, out) })
+	got, err := ctxguard.CallWithin(ctx, b.bound(), func() ([][]byte, error) { return b.getMany(keys, out) })
 	return got, released(ctx, err)
 }
 
@@ -287,7 +305,7 @@ func (b *Backend) deleteAll(ctx context.Context, keys []string) error {
 // released names the package in the error of a guarded call that its context released (the
 // guard returns ctx.Err() itself; the calls' own errors are already named).
 func released(ctx context.Context, err error) error {
-	if err != nil && err == ctx.Err() {
+	if err != nil && (err == ctx.Err() || err == context.DeadlineExceeded) {
 		return fmt.Errorf("memcachedtier: %w", err)
 	}
 	return err
