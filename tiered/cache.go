@@ -41,6 +41,9 @@ type Cache struct {
 	closeOwned              []func()
 	ctr                     counters
 
+	// Leases across instances (lease.go).
+	lease leaseConfig
+
 	// Coherence across instances (bus.go, invalidate.go, tags.go).
 	bus  *coherence // nil without Options.Bus
 	tags *tagIndex
@@ -90,8 +93,10 @@ func New(opts Options) (*Cache, error) {
 		c.codec = JSON
 	}
 	c.fps.codec = c.codec.Name()
-	if c.def.IsZero() {
+	if c.def.policyZero() {
+		lease := c.def.lease // Strategy{}.WithLease(on): the default strategy with that choice
 		c.def = Default
+		c.def.lease = lease
 	}
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
@@ -153,6 +158,7 @@ func New(opts Options) (*Cache, error) {
 		}
 		c.tiers = append(c.tiers, rt)
 	}
+	c.initLeases(opts)
 	if c.tiers[0].vb != nil {
 		c.l1 = c.tiers[0].vb
 		c.otterL1, _ = c.l1.(*ottertier.Backend)
@@ -233,6 +239,11 @@ func (c *Cache) Background(fn func()) bool {
 func (c *Cache) strategy(s Strategy) (Strategy, error) {
 	if s.IsZero() {
 		return c.def, nil
+	}
+	if s.policyZero() {
+		d := c.def
+		d.lease = s.lease
+		return d, nil
 	}
 	return s, s.Validate()
 }

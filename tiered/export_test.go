@@ -61,3 +61,10 @@ func Started(c *Cache) int64 { return c.bg.started.Load() }
 
 // RecheckPasses returns how many second passes (BusOptions.RecheckAfter) the cache's bus ran.
 func RecheckPasses(c *Cache) int64 { return c.bus.passes.Load() }
+
+// SetLeaseWaitHook makes f run whenever a load starts waiting for leases other instances hold,
+// with their keys, until the returned function is called.
+func SetLeaseWaitHook(f func(keys []string)) (restore func()) {
+	testHookLeaseWait = f
+	return func() { testHookLeaseWait = nil }
+}

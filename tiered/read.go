@@ -25,8 +25,9 @@ type walked struct {
 // walk reads the tiers from level `from` down and returns the first entry of the reader's type
 // that has not expired (fresh, due for refresh, stale or kept for stale-if-error), promoted into
 // the tiers above it unless key changed since gen was read. A byte tier that fails is skipped
-// (an error only for a fail-closed cache); an error is also returned when ctx ends.
-func (c *Cache) walk(ctx context.Context, key string, from int, dec decoder, gen uint64) (walked, error) {
+// (an error only for a fail-closed cache); an error is also returned when ctx ends. With a lease
+// hold, the read of the lease tier takes the key's lease when that tier holds nothing.
+func (c *Cache) walk(ctx context.Context, key string, from int, dec decoder, gen uint64, h *leaseHold) (walked, error) {
 	w := walked{level: -1}
 	fp := dec.fingerprint(c)
 	for i := from; i < len(c.tiers); i++ {
@@ -48,7 +49,7 @@ func (c *Cache) walk(ctx context.Context, key string, from int, dec decoder, gen
 			w.promoted = c.promote(ctx, key, gen, it, i, nil, 0)
 			return w, nil
 		}
-		data, ok, err := c.remoteGet(ctx, t, key)
+		data, ok, err := c.remoteRead(ctx, t, key, h)
 		if err != nil {
 			if ctx.Err() != nil {
 				return w, ctx.Err()
