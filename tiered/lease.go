@@ -83,6 +83,9 @@ type leaseHold struct {
 	token string
 	keys  []string // without the namespace
 	taken []bool   // this load holds keys[i]'s lease
+	// skipped is set when the walk's read of the lease tier failed: the load goes on without a
+	// lease.
+	skipped bool
 }
 
 // newLeaseHold returns a hold for keys when a load under s takes leases, nil otherwise.
@@ -172,6 +175,7 @@ func (c *Cache) remoteRead(ctx context.Context, t *tier, key string, h *leaseHol
 	}
 	data, _, err := c.getOrLease(ctx, h, []int{0})
 	if err != nil {
+		h.skipped = true
 		c.leaseEvent(ctx, leaseSkipped, 1)
 		return nil, false, err
 	}
@@ -312,7 +316,7 @@ func (c *Cache) awaitLeases(ctx context.Context, h *leaseHold, idx []int, gens [
 // load (res and err are then its result); otherwise the caller loads, holding the lease when
 // h.taken[0], under *gen.
 func (c *Cache) loadLeased(ctx context.Context, key string, gen *uint64, dec decoder, h *leaseHold, wr *walked) (res result, answered bool, err error) {
-	if h.taken[0] {
+	if h.taken[0] || h.skipped {
 		return res, false, nil
 	}
 	gens := []uint64{*gen}
