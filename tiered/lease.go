@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -81,8 +82,9 @@ func (c *Cache) initLeases(o Options) {
 // leaseHold is one load's claim on the leases of its keys. It is used by one goroutine at a time.
 type leaseHold struct {
 	token string
-	keys  []string // without the namespace
-	taken []bool   // this load holds keys[i]'s lease
+	keys  []string       // without the namespace
+	taken []bool         // this load holds keys[i]'s lease
+	pos   map[string]int // keys[i] → i, for batches
 	// skipped is set when the walk's read of the lease tier failed: the load goes on without a
 	// lease.
 	skipped bool
@@ -98,14 +100,18 @@ func (c *Cache) newLeaseHold(s Strategy, keys ...string) *leaseHold {
 	return &leaseHold{token: hex.EncodeToString(b[:]), keys: keys, taken: make([]bool, len(keys))}
 }
 
-// anyTaken reports whether the hold holds a lease.
-func (h *leaseHold) anyTaken() bool {
-	for _, t := range h.taken {
-		if t {
-			return true
+// index returns the position of key in h.keys.
+func (h *leaseHold) index(key string) int {
+	if len(h.keys) == 1 {
+		return 0
+	}
+	if h.pos == nil {
+		h.pos = make(map[string]int, len(h.keys))
+		for i, k := range h.keys {
+			h.pos[k] = i
 		}
 	}
-	return false
+	return h.pos[key]
 }
 
 // leaseEvent counts and reports a lease event of n keys.
@@ -214,8 +220,11 @@ type leaseAnswer struct {
 // lease came free: this load holds it), or left to this load without a lease (the tier failed, or
 // the wait reached Options.LeaseWait). gens[i] is the generation a key's promotion or store is
 // checked against; a key whose lease this load takes gets the generation read before the take.
-func (c *Cache) awaitLeases(ctx context.Context, h *leaseHold, idx []int, gens []uint64, dec decoder, immediate bool) []leaseAnswer {
-	out := make([]leaseAnswer, len(h.keys))
+//
+// With once, it reads the lease tier once, at once, and returns the keys whose leases are held by
+// others in held, without waiting for them.
+func (c *Cache) awaitLeases(ctx context.Context, h *leaseHold, idx []int, gens []uint64, dec decoder, once bool) (out []leaseAnswer, held []int) {
+	out = make([]leaseAnswer, len(h.keys))
 	t := c.lease.t
 	deadline := time.Now().Add(c.lease.wait)
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
@@ -229,19 +238,22 @@ func (c *Cache) awaitLeases(ctx context.Context, h *leaseHold, idx []int, gens [
 			timer.Stop()
 		}
 	}()
-	if hook := testHookLeaseWait; hook != nil && !immediate {
+	if hook := testHookLeaseWait; hook != nil && !once {
 		keys := make([]string, len(idx))
 		for j, i := range idx {
 			keys[j] = h.keys[i]
 		}
 		hook(keys)
 	}
-	for len(idx) > 0 {
-		if !immediate {
+	for pass := 0; len(idx) > 0; pass++ {
+		if once && pass > 0 {
+			return out, idx
+		}
+		if !once {
 			wait := time.Until(deadline)
 			if wait <= 0 {
 				c.leaseEvent(ctx, leaseTimedOut, len(idx))
-				return out
+				return out, nil
 			}
 			wait = min(wait, delay)
 			if timer == nil {
@@ -252,11 +264,10 @@ func (c *Cache) awaitLeases(ctx context.Context, h *leaseHold, idx []int, gens [
 			select {
 			case <-timer.C:
 			case <-ctx.Done():
-				return out
+				return out, nil
 			}
 			delay = min(2*delay, leasePollMax)
 		}
-		immediate = false
 		g := make([]uint64, len(idx))
 		for j, i := range idx {
 			g[j] = c.gens.of(h.keys[i])
@@ -264,7 +275,7 @@ func (c *Cache) awaitLeases(ctx context.Context, h *leaseHold, idx []int, gens [
 		data, taken, err := c.getOrLease(ctx, h, idx)
 		if err != nil {
 			c.leaseEvent(ctx, leaseSkipped, len(idx))
-			return out
+			return out, nil
 		}
 		now := time.Now().UnixNano()
 		still := idx[:0]
@@ -308,7 +319,7 @@ func (c *Cache) awaitLeases(ctx context.Context, h *leaseHold, idx []int, gens [
 		}
 		idx = still
 	}
-	return out
+	return out, nil
 }
 
 // loadLeased is the start of a single-key load under a lease hold: unless the walk took the lease,
@@ -320,7 +331,8 @@ func (c *Cache) loadLeased(ctx context.Context, key string, gen *uint64, dec dec
 		return res, false, nil
 	}
 	gens := []uint64{*gen}
-	a := c.awaitLeases(ctx, h, []int{0}, gens, dec, false)[0]
+	as, _ := c.awaitLeases(ctx, h, []int{0}, gens, dec, false)
+	a := as[0]
 	*gen = gens[0]
 	if a.foreign {
 		wr.foreign = true
@@ -387,4 +399,86 @@ func (c *Cache) putLeased(ctx context.Context, e *entryWrite, data []byte, ttl t
 		e.fenced = true
 	}
 	return err
+}
+
+// leaseBatch runs a batch load of h's keys under leases. One read of the lease tier takes the free
+// leases and finds the values stored meanwhile; load(sel) then loads the keys taken (and those
+// left without a lease); the keys whose leases other instances hold are waited for, answer(i, it)
+// hands out what their holders stored, and those still unanswered go to a second load. So
+// overlapping batches on several instances never wait for each other's leases before they load
+// their own. foreign keys (a byte tier holds another type) are loaded without a lease.
+func (c *Cache) leaseBatch(ctx context.Context, h *leaseHold, gens []uint64, foreign []bool, dec decoder, answer func(i int, it *item), load func(sel []int)) {
+	var idx, now []int
+	for i := range h.keys {
+		if foreign[i] {
+			now = append(now, i)
+		} else {
+			idx = append(idx, i)
+		}
+	}
+	out, held := c.awaitLeases(ctx, h, idx, gens, dec, true)
+	isHeld := make(map[int]bool, len(held))
+	for _, i := range held {
+		isHeld[i] = true
+	}
+	for _, i := range idx {
+		switch {
+		case out[i].it != nil:
+			answer(i, out[i].it)
+		case !isHeld[i]:
+			now = append(now, i)
+		}
+	}
+	if len(now) > 0 {
+		load(now)
+	}
+	if len(held) == 0 {
+		return
+	}
+	out, _ = c.awaitLeases(ctx, h, held, gens, dec, false)
+	var rest []int
+	for _, i := range held {
+		if out[i].it != nil {
+			answer(i, out[i].it)
+		} else {
+			rest = append(rest, i)
+		}
+	}
+	if len(rest) > 0 {
+		load(rest)
+	}
+}
+
+// putManyLeased is putMany's write to the lease tier: items whose load holds their lease are
+// written fenced by it (a refused one marks its entry fenced), the others plainly.
+func (c *Cache) putManyLeased(ctx context.Context, owners []*entryWrite, items []batchItem) error {
+	var plain []batchItem
+	var leased []batchItem
+	var les []*entryWrite
+	for j, e := range owners {
+		if e.lease != nil && e.lease.taken[e.leaseIdx] {
+			leased, les = append(leased, items[j]), append(les, e)
+		} else {
+			plain = append(plain, items[j])
+		}
+	}
+	var err error
+	if len(plain) > 0 {
+		err = c.remoteSetMany(ctx, c.lease.t, plain)
+	}
+	if len(leased) == 0 {
+		return err
+	}
+	h := les[0].lease // one load's entries: one hold
+	idx := make([]int, len(les))
+	for j, e := range les {
+		idx[j] = e.leaseIdx
+	}
+	stored, lerr := c.setLeased(ctx, h, idx, leased)
+	for j, e := range les {
+		if lerr == nil && !stored[j] {
+			e.fenced = true
+		}
+	}
+	return errors.Join(err, lerr)
 }

@@ -409,3 +409,63 @@ func TestLeasePerCall(t *testing.T) {
 	}
 }
 
+// TestLeaseLoadMany: batch loads take a lease per key. Four instances load overlapping batches of
+// cold keys at once, each with several goroutines: every key is loaded once in the fleet.
+func TestLeaseLoadMany(t *testing.T) {
+	srv := redistest.Shared(t)
+	ns := namespace(t)
+	cs := make([]*tiered.Cache, 4)
+	for i := range cs {
+		cs[i] = newLeaseCache(t, srv.Client(t), ns)
+	}
+	var mu sync.Mutex
+	loaded := map[string]int{}
+	fn := func(_ context.Context, keys []string) (map[string]int, error) {
+		time.Sleep(50 * time.Millisecond)
+		mu.Lock()
+		defer mu.Unlock()
+		out := make(map[string]int, len(keys))
+		for _, k := range keys {
+			loaded[k]++
+			var n int
+			fmt.Sscanf(k, "k%d", &n)
+			out[k] = n
+		}
+		return out, nil
+	}
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i, c := range cs {
+		keys := make([]string, 10)
+		for j := range keys {
+			keys[j] = fmt.Sprint("k", i*5+j)
+		}
+		for range 5 {
+			wg.Go(func() {
+				<-start
+				got, err := tiered.LoadMany(context.Background(), c, keys, tiered.Default, fn)
+				if err != nil || len(got) != len(keys) {
+					t.Errorf("LoadMany: %d values, %v", len(got), err)
+					return
+				}
+				for _, k := range keys {
+					var n int
+					fmt.Sscanf(k, "k%d", &n)
+					if got[k] != n {
+						t.Errorf("%s = %d", k, got[k])
+					}
+				}
+			})
+		}
+	}
+	close(start)
+	wg.Wait()
+	if len(loaded) != 25 {
+		t.Fatalf("%d keys loaded, want 25", len(loaded))
+	}
+	for k, n := range loaded {
+		if n != 1 {
+			t.Fatalf("%s loaded %d times in the fleet, want once", k, n)
+		}
+	}
+}
