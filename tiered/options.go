@@ -55,6 +55,13 @@ type Options struct {
 	// (Redis), so that one instance of the fleet calls the loader while the others wait for the
 	// value it writes. A Strategy's WithLease overrides it per call. Without a Leaser tier it
 	// changes nothing. See [Leaser] for what a lease guarantees.
+	//
+	// Leases cover the loads of a miss: [Load] (and decorate.Func, grpccache, which load through
+	// it) and [LoadMany] (a lease per key; decorate.Batch). Background refreshes and
+	// stale-if-error reloads, which have a value to serve meanwhile, take none. The read of the
+	// lease tier takes the lease in the same round trip; the holder's store is one fenced write.
+	// Waiters poll the tier (1 ms, doubling up to 8 ms). The lease tier's calls are reported to the
+	// Observer as tier calls (get, set, delete) and the outcomes through Observer.LeaseEvent.
 	Leases bool
 	// LeaseTTL is how long a lease lasts unless its holder stores the value or gives up first:
 	// a holder that dies mid-load costs the others this long, never more. It should exceed the

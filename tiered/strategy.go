@@ -29,7 +29,9 @@ import (
 // are answered with it without calling the source.
 //
 // The zero Strategy means the cache's default ([Options.DefaultStrategy], itself [Default] when
-// unset). Any other Strategy must have a positive TTL.
+// unset). Any other Strategy must have a positive TTL. A Strategy also says whether a load of an
+// entry missing from every tier takes a lease across instances ([Strategy.WithLease]; by default
+// Options.Leases decides).
 type Strategy struct {
 	// TTL is how long an entry is fresh.
 	TTL time.Duration
