@@ -327,8 +327,8 @@ func (c *Cache) awaitLeases(ctx context.Context, h *leaseHold, idx []int, gens [
 // load (res and err are then its result); otherwise the caller loads, holding the lease when
 // h.taken[0], under *gen.
 func (c *Cache) loadLeased(ctx context.Context, key string, gen *uint64, dec decoder, h *leaseHold, wr *walked) (res result, answered bool, err error) {
-	if h.taken[0] || h.skipped {
-		return res, false, nil
+	if h.taken[0] || h.skipped || wr.foreign {
+		return res, false, nil // holding the lease, or without one
 	}
 	gens := []uint64{*gen}
 	as, _ := c.awaitLeases(ctx, h, []int{0}, gens, dec, false)

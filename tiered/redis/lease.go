@@ -56,11 +56,12 @@ func (b *Backend) leaseKeys(keys []string) ([]string, error) {
 }
 
 // getOrLeaseScript returns the key's entry or, when there is none, takes its lease if it is free:
-// the entry (a string), 1 (taken) or 0 (held by another).
+// the entry (a string), 1 (taken, or already held with this token) or 0 (held by another).
 var getOrLeaseScript = redis.NewScript(`
 local v = redis.call('GET', KEYS[1])
 if v then return v end
 if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
+if redis.call('GET', KEYS[2]) == ARGV[1] then return 1 end
 return 0`)
 
 // setLeasedScript stores the entry only while the lease holds the token, and releases it.
@@ -157,8 +158,9 @@ func (b *Backend) ReleaseLeases(ctx context.Context, keys []string, token string
 }
 
 // scripts runs s n times, with the keys and arguments of call i, and returns the replies in
-// order: one call directly, more in one pipeline (which a Cluster client splits by node). A
-// pipeline that finds the script missing from a node's cache runs again with the script's text.
+// order: one call directly, more in one pipeline (which a Cluster client splits by node). The
+// calls that find the script missing from a node's cache (and only those: the others ran) run
+// again with the script's text.
 func (b *Backend) scripts(ctx context.Context, s *redis.Script, n int, args func(i int) ([]string, []any)) ([]any, error) {
 	out := make([]any, n)
 	if n == 1 {
@@ -167,29 +169,39 @@ func (b *Backend) scripts(ctx context.Context, s *redis.Script, n int, args func
 		out[0] = v
 		return out, err
 	}
+	idx := make([]int, n)
+	for i := range idx {
+		idx[i] = i
+	}
 	for _, evalText := range []bool{false, true} {
-		cmds := make([]*redis.Cmd, n)
-		_, err := b.c.Pipelined(ctx, func(p redis.Pipeliner) error {
-			for i := range n {
+		cmds := make([]*redis.Cmd, len(idx))
+		_, _ = b.c.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for j, i := range idx {
 				keys, argv := args(i)
 				if evalText {
-					cmds[i] = s.Eval(ctx, p, keys, argv...)
+					cmds[j] = s.Eval(ctx, p, keys, argv...)
 				} else {
-					cmds[i] = s.EvalSha(ctx, p, keys, argv...)
+					cmds[j] = s.EvalSha(ctx, p, keys, argv...)
 				}
 			}
 			return nil
 		})
-		if err != nil && !evalText && redis.HasErrorPrefix(err, "NOSCRIPT") {
-			continue
+		var missing []int
+		for j, i := range idx {
+			err := cmds[j].Err()
+			switch {
+			case err == nil:
+				out[i] = cmds[j].Val()
+			case !evalText && redis.HasErrorPrefix(err, "NOSCRIPT"):
+				missing = append(missing, i)
+			default:
+				return nil, err
+			}
 		}
-		if err != nil {
-			return nil, err
+		if len(missing) == 0 {
+			return out, nil
 		}
-		for i, c := range cmds {
-			out[i] = c.Val()
-		}
-		return out, nil
+		idx = missing
 	}
-	return nil, errors.New("redistier: unreachable")
+	return nil, errors.New("redistier: script still missing after EVAL")
 }
