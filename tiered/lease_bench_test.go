@@ -138,3 +138,48 @@ func benchLeaseMiss(b *testing.B, delay time.Duration) {
 	b.ReportMetric(float64(tn.Nanoseconds())/n, "plain-ns/miss")
 	b.ReportMetric(float64(tl)/float64(tn), "lease-cost-ratio")
 }
+
+// BenchmarkLeaseL2HitVsBaseline measures what leases cost an L2 hit of Load (L1 left out of
+// promotions, so every call reads Redis): with leases the read of Redis is the script that would
+// take the lease on a miss, without them a GET. It reports both mean latencies and their ratio.
+func BenchmarkLeaseL2HitVsBaseline(b *testing.B) {
+	srv := redistest.Shared(b)
+	ns := namespace(b)
+	noPromote := func(o *tiered.Options) { o.Tiers[0].NoPromote = true }
+	with := newLeaseCache(b, srv.Client(b), ns, noPromote)
+	without := newLeaseCache(b, srv.Client(b), ns, noPromote, func(o *tiered.Options) { o.Leases = false })
+	ctx := context.Background()
+	writer := newLeaseCache(b, srv.Client(b), ns) // so that neither reader holds it in L1
+	if err := writer.Set(ctx, "hot", newPayload(1), tiered.Default); err != nil {
+		b.Fatal(err)
+	}
+	load := func(context.Context) (Payload, error) { return Payload{}, fmt.Errorf("loader called on a hit") }
+	hit := func(c *tiered.Cache) time.Duration {
+		t0 := time.Now()
+		if _, err := tiered.Load(ctx, c, "hot", tiered.Default, load); err != nil {
+			b.Fatal(err)
+		}
+		return time.Since(t0)
+	}
+	for range 100 {
+		hit(with)
+		hit(without)
+	}
+	var tl, tn time.Duration
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		if i%2 == 0 {
+			tl += hit(with)
+			tn += hit(without)
+		} else {
+			tn += hit(without)
+			tl += hit(with)
+		}
+	}
+	b.StopTimer()
+	n := float64(b.N)
+	b.ReportMetric(float64(tl.Nanoseconds())/n, "lease-ns/hit")
+	b.ReportMetric(float64(tn.Nanoseconds())/n, "plain-ns/hit")
+	b.ReportMetric(float64(tl)/float64(tn), "lease-hit-ratio")
+}
