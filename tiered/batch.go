@@ -204,6 +204,8 @@ func loadMany[T any](ctx context.Context, c *Cache, keys []string, s Strategy, f
 			defer cancel()
 			if h := c.newLeaseHold(s, ownKeys...); h != nil {
 				defer c.releaseLeases(lctx, h) // what was not stored is released at once
+				// No waiter is ever left behind, whatever happened (Finish ignores ended calls).
+				defer c.loads.FinishAll(fks, ownCalls, func(int) (result, error) { return result{}, errNoAnswer })
 				w.lease = h
 				c.leaseBatch(lctx, h, ownGens, ownForeign, dec, func(i int, it *item) {
 					if it.negative {
@@ -232,6 +234,10 @@ func loadMany[T any](ctx context.Context, c *Cache, keys []string, s Strategy, f
 	}
 	return out, nil
 }
+
+// errNoAnswer ends the calls of a batch load that ended without answering them; it never
+// happens unless the load's bookkeeping is wrong.
+var errNoAnswer = errors.New("tiered: batch load ended without an answer for the key")
 
 // pick returns the elements sel of s, or s itself when sel is nil.
 func pick[E any](sel []int, s []E) []E {

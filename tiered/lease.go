@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -225,6 +226,7 @@ type leaseAnswer struct {
 // others in held, without waiting for them.
 func (c *Cache) awaitLeases(ctx context.Context, h *leaseHold, idx []int, gens []uint64, dec decoder, once bool) (out []leaseAnswer, held []int) {
 	out = make([]leaseAnswer, len(h.keys))
+	idx = slices.Clone(idx) // filtered in place below; the caller's stays as it was
 	t := c.lease.t
 	deadline := time.Now().Add(c.lease.wait)
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
