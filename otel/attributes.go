@@ -52,6 +52,11 @@ const (
 	// that could not be applied), malformed (a message that could not be decoded) or own_echo
 	// (this cache's own message coming back, ignored).
 	AttrInvalidationEvent = attribute.Key("strata.invalidation.event")
+	// AttrLeaseEvent is a lease outcome of a load across instances: taken (this load holds the
+	// key's lease and calls the loader), waited (another instance's load answered it),
+	// timed_out (the wait reached tiered.Options.LeaseWait), lost (the holder's write was
+	// refused: its lease had expired) or skipped (the lease tier failed).
+	AttrLeaseEvent = attribute.Key("strata.lease.event")
 	// AttrBatchKeys is the number of keys of a batch operation (get_many, set_many).
 	AttrBatchKeys = attribute.Key("strata.batch.keys")
 	// AttrBatchFound is the number of keys a get_many answered, with a value or a cached "not

@@ -61,6 +61,8 @@ type cacheConfig struct {
 	bus        bool // a Redis bus on the namespace's channel, with a short health interval
 	codec      tiered.Codec
 	noObserver bool
+	leases     bool          // Options.Leases
+	leaseWait  time.Duration // Options.LeaseWait
 }
 
 // newCache builds an otter L1 over a Redis L2 observed by h.obs. Its namespace is the test's
@@ -87,6 +89,8 @@ func (h *harness) newCache(t testing.TB, cfg cacheConfig) *tiered.Cache {
 		Observer:  h.obs,
 		Breaker:   cfg.breaker,
 		Codec:     cfg.codec,
+		Leases:    cfg.leases,
+		LeaseWait: cfg.leaseWait,
 	}
 	if cfg.bus {
 		// A short health interval so that drops are noticed quickly, and a generous publish

@@ -37,6 +37,7 @@ type instruments struct {
 	inflight     metric.Int64UpDownCounter
 	transitions  metric.Int64Counter
 	evictions    metric.Int64Counter
+	leases       metric.Int64Counter
 
 	requests     metric.Int64ObservableCounter
 	staleHits    metric.Int64ObservableCounter
@@ -97,6 +98,8 @@ func newInstruments(meter metric.Meter) (*instruments, error) {
 	m.transitions, err = meter.Int64Counter("strata.cache.breaker.transitions", metric.WithUnit("{transition}"), metric.WithDescription("Changes of a remote tier's circuit breaker, by the state entered."))
 	check(err)
 	m.evictions, err = meter.Int64Counter("strata.cache.evictions", metric.WithUnit("{entry}"), metric.WithDescription("Entries evicted from an in-process tier to respect its bound."))
+	check(err)
+	m.leases, err = meter.Int64Counter("strata.cache.leases", metric.WithUnit("{key}"), metric.WithDescription("Lease outcomes of loads across instances, by event (taken, waited, timed_out, lost, skipped)."))
 	check(err)
 
 	m.requests = counter("strata.cache.requests", "{request}", "Cache reads, by the tier that answered or as a miss or a coalesced wait.")
@@ -191,6 +194,10 @@ func (m *instruments) loadEnded(ctx context.Context, err error, d time.Duration)
 	set := attribute.NewSet(AttrErrorType.String(errorType(err)))
 	m.loads.Add(ctx, 1, metric.WithAttributeSet(set))
 	m.loadDuration.Record(ctx, d.Seconds(), metric.WithAttributeSet(set))
+}
+
+func (m *instruments) leaseEvent(ctx context.Context, t tiered.TierInfo, event string) {
+	m.leases.Add(ctx, 1, metric.WithAttributes(AttrTierName.String(t.Name), AttrTierLevel.Int(level(t.Level)), AttrLeaseEvent.String(event)))
 }
 
 func (m *instruments) breakerChanged(t tiered.TierInfo, open bool) {

@@ -268,6 +268,15 @@ func (o *Observer) EndLoad(ctx context.Context, err error, d time.Duration) {
 	span.End()
 }
 
+// LeaseEvent counts a lease outcome in strata.cache.leases and, when the load is traced, adds
+// it to the operation's span as the event strata.lease.<event>.
+func (o *Observer) LeaseEvent(ctx context.Context, t tiered.TierInfo, event string) {
+	o.m.leaseEvent(ctx, t, event)
+	if span := trace.SpanFromContext(ctx); span.IsRecording() {
+		span.AddEvent("strata.lease."+event, trace.WithAttributes(AttrTierName.String(t.Name), AttrTierLevel.Int(level(t.Level))))
+	}
+}
+
 // BreakerChanged counts the transition of a tier's circuit breaker.
 func (o *Observer) BreakerChanged(t tiered.TierInfo, open bool) {
 	o.m.breakerChanged(t, open)

@@ -168,15 +168,17 @@ func loadMany[T any](ctx context.Context, c *Cache, keys []string, s Strategy, f
 			fks[i] = flightKey{k, fp}
 		}
 		base := context.WithoutCancel(ctx)
-		run := func() {
-			lctx, cancel := context.WithTimeout(base, c.loadTimeout)
-			defer cancel()
+		// load calls fn for the keys sel of ownKeys (all of them without leases) and stores
+		// and hands out what it returns.
+		load := func(lctx context.Context, sel []int, w writeConfig) {
+			allFks, allCalls := fks, ownCalls // a Goexit ends them all
+			ownKeys, ownGens, ownForeign, fks, ownCalls := pick(sel, ownKeys), pick(sel, ownGens), pick(sel, ownForeign), pick(sel, fks), pick(sel, ownCalls)
 			got, err := flight.Safely(func() (map[string]T, error) {
 				v, err := c.runLoader(lctx, func(ctx context.Context) (any, error) { return fn(ctx, ownKeys) })
 				m, _ := v.(map[string]T)
 				return m, err
 			}, func(err error) {
-				c.loads.FinishAll(fks, ownCalls, func(int) (result, error) { return result{}, err })
+				c.loads.FinishAll(allFks, allCalls, func(int) (result, error) { return result{}, err })
 			})
 			if err != nil && c.isNotFoundErr(err) {
 				got, err = nil, nil // nothing of the batch exists
@@ -197,6 +199,25 @@ func loadMany[T any](ctx context.Context, c *Cache, keys []string, s Strategy, f
 				return result{loaded: true}, ErrNotFound
 			})
 		}
+		run := func() {
+			lctx, cancel := context.WithTimeout(base, c.loadTimeout)
+			defer cancel()
+			if h := c.newLeaseHold(s, ownKeys...); h != nil {
+				defer c.releaseLeases(lctx, h) // what was not stored is released at once
+				// No waiter is ever left behind, whatever happened (Finish ignores ended calls).
+				defer c.loads.FinishAll(fks, ownCalls, func(int) (result, error) { return result{}, errNoAnswer })
+				w.lease = h
+				c.leaseBatch(lctx, h, ownGens, ownForeign, dec, func(i int, it *item) {
+					if it.negative {
+						c.loads.Finish(fks[i], ownCalls[i], result{}, ErrNotFound)
+					} else {
+						c.loads.Finish(fks[i], ownCalls[i], result{value: it.value, outcome: OutcomeHit, tier: c.lease.t.level}, nil)
+					}
+				}, func(sel []int) { load(lctx, sel, w) })
+				return
+			}
+			load(lctx, nil, w)
+		}
 		if ctx.Done() == nil || !c.bg.goFn(run) {
 			run()
 		}
@@ -212,6 +233,22 @@ func loadMany[T any](ctx context.Context, c *Cache, keys []string, s Strategy, f
 		}
 	}
 	return out, nil
+}
+
+// errNoAnswer ends the calls of a batch load that ended without answering them; it never
+// happens unless the load's bookkeeping is wrong.
+var errNoAnswer = errors.New("tiered: batch load ended without an answer for the key")
+
+// pick returns the elements sel of s, or s itself when sel is nil.
+func pick[E any](sel []int, s []E) []E {
+	if sel == nil {
+		return s
+	}
+	out := make([]E, len(sel))
+	for j, i := range sel {
+		out[j] = s[i]
+	}
+	return out
 }
 
 // storeMany stores what a batch load returned (and "not found"s for the keys it did not return,
@@ -233,6 +270,9 @@ func (c *Cache) storeMany(ctx context.Context, keys []string, gens []uint64, for
 			e, _ = c.prepare(k, nil, s.times(now, true), true, nil)
 		} else {
 			continue
+		}
+		if w.lease != nil {
+			e.lease, e.leaseIdx = w.lease, w.lease.index(k)
 		}
 		es, eKeys, eGens = append(es, e), append(eKeys, k), append(eGens, gens[i])
 	}
@@ -482,7 +522,11 @@ func (c *Cache) putMany(ctx context.Context, es []*entryWrite) error {
 	for i := len(c.tiers) - 1; i >= 0; i-- {
 		t := c.tiers[i]
 		items := make([]batchItem, 0, len(es))
+		var owners []*entryWrite // of items, for the lease tier
 		for j, e := range es {
+			if e.fenced {
+				continue // refused by the lease tier: a newer load owns the key
+			}
 			tt := e.t.rescale(now, e.scale, t.scale)
 			ttl := tt.expiresAt - now
 			if ttl <= 0 {
@@ -502,11 +546,18 @@ func (c *Cache) putMany(ctx context.Context, es []*entryWrite) error {
 			maxTTL[j] = max(maxTTL[j], ttl)
 			data := encodeEnvelope(&envelope{flags: e.flags, fp: e.fp, t: tt, payload: e.payload})
 			items = append(items, batchItem{key: e.key, data: data, ttl: time.Duration(ttl)})
+			owners = append(owners, e)
 		}
 		if t.bb == nil || len(items) == 0 {
 			continue
 		}
-		if err := c.remoteSetMany(ctx, t, items); err != nil {
+		var err error
+		if t == c.lease.t {
+			err = c.putManyLeased(ctx, owners, items)
+		} else {
+			err = c.remoteSetMany(ctx, t, items)
+		}
+		if err != nil {
 			if es[0].change {
 				// A SetMany the tier missed: it owes deletes of the keys (see outbox.go).
 				keys := make([]string, len(items))

@@ -43,6 +43,9 @@ type Cache struct {
 	closeOwned              []func()
 	ctr                     counters
 
+	// Leases across instances (lease.go).
+	lease leaseConfig
+
 	// Coherence across instances (bus.go, invalidate.go, tags.go).
 	bus  *coherence // nil without Options.Bus
 	tags *tagIndex
@@ -97,8 +100,10 @@ func New(opts Options) (*Cache, error) {
 		c.codec = defaultCodec
 	}
 	c.fps.codec = c.codec.Name()
-	if c.def.IsZero() {
+	if c.def.policyZero() {
+		lease := c.def.lease // Strategy{}.WithLease(on): the default strategy with that choice
 		c.def = Default
+		c.def.lease = lease
 	}
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
@@ -163,6 +168,7 @@ func New(opts Options) (*Cache, error) {
 		}
 		c.tiers = append(c.tiers, rt)
 	}
+	c.initLeases(opts)
 	if c.tiers[0].vb != nil {
 		c.l1 = c.tiers[0].vb
 		c.otterL1, _ = c.l1.(*ottertier.Backend)
@@ -250,6 +256,11 @@ func (c *Cache) Background(fn func()) bool {
 func (c *Cache) strategy(s Strategy) (Strategy, error) {
 	if s.IsZero() {
 		return c.def, nil
+	}
+	if s.policyZero() {
+		d := c.def
+		d.lease = s.lease
+		return d, nil
 	}
 	return s, s.Validate()
 }
@@ -362,8 +373,9 @@ func (c *Cache) callTierAt(ctx context.Context, t *tier, call TierCall, timeout 
 		data, hit, err = fn(tctx)
 	}
 	// A backend that honours the deadline may see its socket deadline expire a moment before
-	// tctx's timer marks the context done: both mean the tier ran out of its Timeout.
-	timedOut := err != nil && ctx.Err() == nil && (tctx.Err() == context.DeadlineExceeded || errors.Is(err, os.ErrDeadlineExceeded))
+	// tctx's timer marks the context done, and a guard may enforce the deadline with a timer of
+	// its own: while the caller's context is live, each means the tier ran out of its Timeout.
+	timedOut := err != nil && ctx.Err() == nil && (tctx.Err() == context.DeadlineExceeded || errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, context.DeadlineExceeded))
 	if cancel != nil {
 		cancel()
 	}

@@ -35,6 +35,13 @@
 //     called once; each waiter follows its own context, and the load survives the first caller's
 //     cancellation. A panic or runtime.Goexit in a loader reaches every waiter as an error and
 //     never wedges the key.
+//   - With leases (Options.Leases, Strategy.WithLease) and a shared tier that implements
+//     [Leaser] (Redis), the same holds across the instances of a fleet: however many instances
+//     miss a key at once, one calls the loader (per key for [LoadMany]) while its lease lives;
+//     the others serve what it stores. Its write is fenced by its lease, so a holder whose lease
+//     expired never stores over a newer value; a holder that dies costs the others one
+//     Options.LeaseTTL, one that fails releases the lease at once, and no waiter waits longer
+//     than Options.LeaseWait before it loads itself. A failing lease tier skips leases.
 //   - Reads walk the tiers on the caller's goroutine: a read that a tier answers starts no
 //     goroutine, whatever its context. Only a load (and the write after it) is detached, on a
 //     goroutine that Close waits for.

@@ -68,3 +68,10 @@ func SetOwedLimits(keys, patterns int) (restore func()) {
 	maxOwedKeys, maxOwedPatterns = keys, patterns
 	return func() { maxOwedKeys, maxOwedPatterns = k, p }
 }
+
+// SetLeaseWaitHook makes f run whenever a load starts waiting for leases other instances hold,
+// with their keys, until the returned function is called.
+func SetLeaseWaitHook(f func(keys []string)) (restore func()) {
+	testHookLeaseWait = f
+	return func() { testHookLeaseWait = nil }
+}

@@ -257,9 +257,16 @@ func (c *Cache) read(ctx context.Context, op Op, key string, s Strategy, dec dec
 func (c *Cache) lead(ctx context.Context, fl *flight.Group[flightKey, result], fk flightKey, call *flight.Call[result], s Strategy, dec decoder, loader func(context.Context) (any, error), w writeConfig) (result, error) {
 	key := fk.key
 	gen := c.gens.of(key)
-	wr, err := flight.Safely(func() (walked, error) { return c.walk(ctx, key, 0, dec, fk.fp, gen) }, func(err error) {
+	var h *leaseHold
+	if loader != nil {
+		h = c.newLeaseHold(s, key)
+	}
+	wr, err := flight.Safely(func() (walked, error) { return c.walk(ctx, key, 0, dec, fk.fp, gen, h) }, func(err error) {
 		fl.Finish(fk, call, result{}, err)
 	})
+	if h != nil && h.taken[0] && (err != nil || wr.it != nil) {
+		c.releaseLeases(context.WithoutCancel(ctx), h) // a lower tier answered, or the walk failed
+	}
 	if err != nil {
 		if ctx.Err() != nil && !errors.As(err, new(*flight.PanicError)) {
 			// The leader gave up; its waiters may not have: they walk again.
@@ -312,7 +319,7 @@ func (c *Cache) lead(ctx context.Context, fl *flight.Group[flightKey, result], f
 				fl.Finish(fk, call, res, nil)
 				return res, nil
 			}
-			return c.startLoad(ctx, fl, fk, call, gen, s, dec, loader, w, it, wr)
+			return c.startLoad(ctx, fl, fk, call, gen, s, dec, loader, w, it, wr, nil)
 		}
 		c.tiers[wr.level].ctr.hits.inc()
 		fl.Finish(fk, call, res, nil)
@@ -329,12 +336,12 @@ func (c *Cache) lead(ctx context.Context, fl *flight.Group[flightKey, result], f
 		fl.Finish(fk, call, res, err)
 		return res, err
 	}
-	return c.startLoad(ctx, fl, fk, call, gen, s, dec, loader, w, nil, wr)
+	return c.startLoad(ctx, fl, fk, call, gen, s, dec, loader, w, nil, wr, h)
 }
 
 // startLoad runs the load of a read that found nothing servable (stale is the entry kept for
-// stale-if-error, or nil) and waits for it with ctx.
-func (c *Cache) startLoad(ctx context.Context, fl *flight.Group[flightKey, result], fk flightKey, call *flight.Call[result], gen uint64, s Strategy, dec decoder, loader func(context.Context) (any, error), w writeConfig, stale *item, wr walked) (result, error) {
+// stale-if-error, or nil) and waits for it with ctx. h is the load's lease hold, or nil.
+func (c *Cache) startLoad(ctx context.Context, fl *flight.Group[flightKey, result], fk flightKey, call *flight.Call[result], gen uint64, s Strategy, dec decoder, loader func(context.Context) (any, error), w writeConfig, stale *item, wr walked, h *leaseHold) (result, error) {
 	if wr.foreign {
 		c.ctr.typeMismatches.inc()
 	}
@@ -343,6 +350,14 @@ func (c *Cache) startLoad(ctx context.Context, fl *flight.Group[flightKey, resul
 		fl.Run(fk, call, func() (result, error) {
 			lctx, cancel := context.WithTimeout(base, c.loadTimeout)
 			defer cancel()
+			if h != nil {
+				defer c.releaseLeases(lctx, h) // a load that stored nothing frees its lease at once
+				res, answered, err := c.loadLeased(lctx, fk.key, &gen, dec, h, &wr)
+				if answered {
+					return res, err
+				}
+				w.lease = h
+			}
 			return c.loadAndStore(lctx, fk.key, gen, s, dec, loader, w, stale, wr)
 		})
 	}
@@ -371,7 +386,7 @@ func (c *Cache) loadAndStore(ctx context.Context, key string, gen uint64, s Stra
 		return res, nil
 	case c.isNotFoundErr(err):
 		c.backoff.clear(key)
-		c.storeNotFound(ctx, key, gen, s)
+		c.storeNotFound(ctx, key, gen, s, w.lease)
 		if !errors.Is(err, ErrNotFound) {
 			err = fmt.Errorf("%w: %w", ErrNotFound, err)
 		}
@@ -396,6 +411,7 @@ func (c *Cache) storeLoaded(ctx context.Context, key string, gen uint64, v any, 
 	if foreign {
 		e.noBytes, e.keepOut = true, true
 	}
+	e.lease = w.lease
 	if !c.commit(ctx, gen, e) {
 		c.ctr.superseded.inc()
 	}
@@ -403,10 +419,12 @@ func (c *Cache) storeLoaded(ctx context.Context, key string, gen uint64, v any, 
 
 // storeNotFound records that key does not exist: a negative entry when s caches them, unless key
 // changed since gen was read. Without negative caching an entry kept for stale-if-error or
-// serve-stale is removed, so that the missing value is not served again.
-func (c *Cache) storeNotFound(ctx context.Context, key string, gen uint64, s Strategy) {
+// serve-stale is removed, so that the missing value is not served again. h is the load's lease
+// hold, or nil.
+func (c *Cache) storeNotFound(ctx context.Context, key string, gen uint64, s Strategy, h *leaseHold) {
 	if s.NegativeTTL > 0 {
 		e, _ := c.prepare(key, nil, s.times(time.Now().UnixNano(), true), true, nil)
+		e.lease = h
 		if !c.commit(ctx, gen, e) {
 			c.ctr.superseded.inc()
 		}
@@ -473,7 +491,7 @@ func (c *Cache) runRefresh(ctx context.Context, key string, s Strategy, dec deco
 	res = result{tier: -1}
 	gen := c.gens.of(key)
 	// A lower tier may hold a fresh copy another instance wrote: promote it, call nothing.
-	wr, _ := c.walk(ctx, key, 1, dec, dec.fingerprint(c), gen)
+	wr, _ := c.walk(ctx, key, 1, dec, dec.fingerprint(c), gen, nil)
 	if wr.it != nil && !wr.it.negative && wr.it.t.at(time.Now().UnixNano()) == stateFresh {
 		res = result{value: wr.it.value, outcome: OutcomeHit, tier: wr.level, promoted: wr.promoted}
 	} else {
@@ -489,7 +507,7 @@ func (c *Cache) runRefresh(ctx context.Context, key string, s Strategy, dec deco
 			c.storeLoaded(ctx, key, gen, v, s, w, wr.foreign)
 		case c.isNotFoundErr(err):
 			c.backoff.clear(key)
-			c.storeNotFound(ctx, key, gen, s)
+			c.storeNotFound(ctx, key, gen, s, nil)
 		default:
 			c.backoff.fail(key)
 			c.ctr.refreshFailures.inc()

@@ -30,6 +30,14 @@ type Observer interface {
 	EndLoad(ctx context.Context, err error, d time.Duration)
 	// BreakerChanged is called when a tier's circuit breaker opens or closes.
 	BreakerChanged(t TierInfo, open bool)
+	// LeaseEvent is called, in the context of the load, for each key of a load that takes
+	// leases (see Options.Leases) on tier t as its lease goes: event is "taken" (this load holds
+	// the lease and calls the loader), "waited" (the value another instance's load stored
+	// answered this one), "timed_out" (the wait reached Options.LeaseWait: this load calls the
+	// loader), "lost" (the holder's write was refused because its lease had expired) or
+	// "skipped" (the lease tier failed or its breaker is open: this load calls the loader
+	// without a lease). The calls to the lease tier are reported as tier calls too.
+	LeaseEvent(ctx context.Context, t TierInfo, event string)
 }
 
 // FastPathFilter is an optional interface of an [Observer]. A read answered by L1 on the fast path
@@ -54,6 +62,7 @@ func (NopObserver) EndTier(context.Context, TierInfo, TierCall, TierResult) {}
 func (NopObserver) StartLoad(ctx context.Context) context.Context           { return ctx }
 func (NopObserver) EndLoad(context.Context, error, time.Duration)           {}
 func (NopObserver) BreakerChanged(TierInfo, bool)                           {}
+func (NopObserver) LeaseEvent(context.Context, TierInfo, string)            {}
 
 // Op names a public operation.
 type Op uint8

@@ -51,6 +51,28 @@ type Options struct {
 	Bus Bus
 	// BusOptions tunes the bus; see [BusOptions] for the staleness bound it gives.
 	BusOptions BusOptions
+	// Leases protects the source from a fleet-wide stampede: on a miss in every tier, a load
+	// first takes a short lease on the key in the first byte tier that implements [Leaser]
+	// (Redis), so that one instance of the fleet calls the loader while the others wait for the
+	// value it writes. A Strategy's WithLease overrides it per call. Without a Leaser tier it
+	// changes nothing. See [Leaser] for what a lease guarantees.
+	//
+	// Leases cover the loads of a miss: [Load] (and decorate.Func, grpccache, which load through
+	// it) and [LoadMany] (a lease per key; decorate.Batch). Background refreshes and
+	// stale-if-error reloads, which have a value to serve meanwhile, take none. The read of the
+	// lease tier takes the lease in the same round trip; the holder's store is one fenced write.
+	// Waiters poll the tier (1 ms, doubling up to 8 ms). The lease tier's calls are reported to the
+	// Observer as tier calls (get, set, delete) and the outcomes through Observer.LeaseEvent.
+	Leases bool
+	// LeaseTTL is how long a lease lasts unless its holder stores the value or gives up first:
+	// a holder that dies mid-load costs the others this long, never more. It should exceed the
+	// loader's usual duration (a slower load is answered, but may be repeated by another
+	// instance). Zero means 2 s.
+	LeaseTTL time.Duration
+	// LeaseWait bounds how long a load waits for another instance's lease, counted from its first
+	// attempt; then it calls the loader itself. Zero means 2 × LeaseTTL, at most LoadTimeout / 2.
+	LeaseWait time.Duration
+
 	// MaxTagEntries bounds the in-process tag index, in (tag, key) pairs. Zero means 1,000,000.
 	// See [Cache.InvalidateTags].
 	MaxTagEntries int
@@ -64,6 +86,7 @@ const (
 	defaultBreakerFailures = 5
 	defaultBreakerCooldown = time.Second
 	defaultRefreshBackoff  = time.Second
+	defaultLeaseTTL        = 2 * time.Second
 	maxTTLScale            = 1000
 )
 
@@ -127,6 +150,12 @@ func (o *Options) validate() error {
 		return fmt.Errorf("%w: Breaker.Failures %d is negative", ErrInvalidOptions, o.Breaker.Failures)
 	case o.Breaker.Cooldown < 0:
 		return fmt.Errorf("%w: Breaker.Cooldown %v is negative", ErrInvalidOptions, o.Breaker.Cooldown)
+	case o.LeaseTTL < 0:
+		return fmt.Errorf("%w: LeaseTTL %v is negative", ErrInvalidOptions, o.LeaseTTL)
+	case o.LeaseTTL > 0 && o.LeaseTTL < time.Millisecond:
+		return fmt.Errorf("%w: LeaseTTL %v is under a millisecond", ErrInvalidOptions, o.LeaseTTL)
+	case o.LeaseWait < 0:
+		return fmt.Errorf("%w: LeaseWait %v is negative", ErrInvalidOptions, o.LeaseWait)
 	case o.MaxTagEntries < 0:
 		return fmt.Errorf("%w: MaxTagEntries %d is negative", ErrInvalidOptions, o.MaxTagEntries)
 	}

@@ -28,9 +28,10 @@ type walked struct {
 // walk reads the tiers from level `from` down and returns the first entry of the reader's type
 // (whose fingerprint, dec.fingerprint(c), is fp) that has not expired (fresh, due for refresh,
 // stale or kept for stale-if-error), promoted into the tiers above it unless key changed since
-// gen was read. A byte tier that fails is skipped
-// (an error only for a fail-closed cache); an error is also returned when ctx ends.
-func (c *Cache) walk(ctx context.Context, key string, from int, dec decoder, fp, gen uint64) (walked, error) {
+// gen was read. A byte tier that fails is skipped (an error only for a fail-closed cache); an
+// error is also returned when ctx ends. With a lease hold, the read of the lease tier takes the
+// key's lease when that tier holds nothing.
+func (c *Cache) walk(ctx context.Context, key string, from int, dec decoder, fp, gen uint64, h *leaseHold) (walked, error) {
 	w := walked{level: -1}
 	for i := from; i < len(c.tiers); i++ {
 		t := c.tiers[i]
@@ -52,7 +53,7 @@ func (c *Cache) walk(ctx context.Context, key string, from int, dec decoder, fp,
 			return w, nil
 		}
 		start := time.Now()
-		data, ok, err := c.remoteGetAt(ctx, t, key, start)
+		data, ok, err := c.remoteRead(ctx, t, key, start, h)
 		if err != nil {
 			if ctx.Err() != nil {
 				return w, ctx.Err()

@@ -48,6 +48,12 @@ type Stats struct {
 	// Corrupt counts stored entries that could not be decoded (or were written in an older
 	// format); they were treated as misses and deleted.
 	Corrupt uint64
+	// LeasesTaken counts keys whose lease a load took (it then called the loader); LeaseWaits
+	// keys whose load was answered by the value another instance stored under its lease;
+	// LeaseTimeouts keys whose wait reached Options.LeaseWait; LeasesLost holders' writes refused
+	// because their lease had expired; LeasesSkipped keys loaded without a lease because the
+	// lease tier failed. See Options.Leases.
+	LeasesTaken, LeaseWaits, LeaseTimeouts, LeasesLost, LeasesSkipped uint64
 	// Tiers holds the counters of each tier, L1 first.
 	Tiers []TierStats
 	// Invalidation counts invalidations sent, received, applied and failed, and the life of the
@@ -153,6 +159,11 @@ func (c *Cache) Stats() Stats {
 		Sets:               c.ctr.sets.load(),
 		Invalidations:      c.ctr.invalidations.load(),
 		Corrupt:            c.ctr.corrupt.load(),
+		LeasesTaken:        c.lease.taken.load(),
+		LeaseWaits:         c.lease.waited.load(),
+		LeaseTimeouts:      c.lease.timedOut.load(),
+		LeasesLost:         c.lease.lost.load(),
+		LeasesSkipped:      c.lease.skipped.load(),
 		InFlight:           c.walks.Len() + c.loads.Len() + c.refreshes.Len(),
 		Tiers:              make([]TierStats, len(c.tiers)),
 		Invalidation:       c.invalidationStats(),

@@ -29,7 +29,9 @@ import (
 // are answered with it without calling the source.
 //
 // The zero Strategy means the cache's default ([Options.DefaultStrategy], itself [Default] when
-// unset). Any other Strategy must have a positive TTL.
+// unset). Any other Strategy must have a positive TTL. A Strategy also says whether a load of an
+// entry missing from every tier takes a lease across instances ([Strategy.WithLease]; by default
+// Options.Leases decides).
 type Strategy struct {
 	// TTL is how long an entry is fresh.
 	TTL time.Duration
@@ -50,7 +52,8 @@ type Strategy struct {
 	// [Options.IsNotFound] recognises) is cached. Zero disables negative caching.
 	NegativeTTL time.Duration
 
-	name string
+	name  string
+	lease int8 // 0: the cache's Options.Leases; 1: take a lease on a miss; -1: never
 }
 
 // The predefined strategies.
@@ -88,6 +91,18 @@ func (s Strategy) WithJitter(f float64) Strategy { s.Jitter = f; return s }
 // WithNegativeTTL returns a copy of s that caches "not found" results for d.
 func (s Strategy) WithNegativeTTL(d time.Duration) Strategy { s.NegativeTTL = d; return s }
 
+// WithLease returns a copy of s that, on a miss in every tier, takes (on) or does not take (off)
+// a lease on the shared tier before it loads, whatever Options.Leases says: see Options.Leases.
+// The zero Strategy with a lease choice, Strategy{}.WithLease(true), means the cache's default
+// strategy with that choice.
+func (s Strategy) WithLease(on bool) Strategy {
+	s.lease = -1
+	if on {
+		s.lease = 1
+	}
+	return s
+}
+
 // Name is a short label for the strategy ("realtime", "short", "medium", "long", "default" or
 // "custom"), suitable for metrics.
 func (s Strategy) Name() string {
@@ -103,7 +118,7 @@ func (s Strategy) IsZero() bool { return s == Strategy{} }
 // Validate reports an error wrapping [ErrInvalidOptions] when a field is out of range. The zero
 // Strategy is valid.
 func (s Strategy) Validate() error {
-	if s.IsZero() {
+	if s.policyZero() {
 		return nil
 	}
 	switch {
@@ -123,6 +138,12 @@ func (s Strategy) Validate() error {
 		return fmt.Errorf("%w: strategy Jitter %v is outside [0, 1]", ErrInvalidOptions, s.Jitter)
 	}
 	return nil
+}
+
+// policyZero reports whether s is the zero Strategy but for its lease choice.
+func (s Strategy) policyZero() bool {
+	s.lease = 0
+	return s.IsZero()
 }
 
 // maxLifetime caps every scaled duration so that now + fresh + stale cannot overflow int64

@@ -32,6 +32,12 @@ type entryWrite struct {
 	above    int  // tiers written: levels below above
 	promoted bool // a promotion: only tiers with Promote on, counted as promotions
 	change   bool // a Set or Update: a byte tier that misses it owes it (see outbox.go)
+	// lease, when set, is the hold of the load that wrote e: its write to the lease tier is
+	// fenced by lease.keys[leaseIdx]'s lease; fenced records that it was refused, so that the
+	// tiers above are not written either.
+	lease    *leaseHold
+	leaseIdx int
+	fenced   bool
 }
 
 // prepare builds the write of value (or of a "not found") under key with times t, encoding it
@@ -104,7 +110,16 @@ func (c *Cache) put(ctx context.Context, e *entryWrite) (int, error) {
 				continue
 			}
 			data := encodeEnvelope(&envelope{flags: e.flags, fp: e.fp, t: tt, payload: e.payload})
-			if err := c.remoteSet(ctx, t, e.key, data, time.Duration(ttl)); err != nil {
+			var err error
+			if e.lease != nil && t == c.lease.t {
+				err = c.putLeased(ctx, e, data, time.Duration(ttl))
+			} else {
+				err = c.remoteSet(ctx, t, e.key, data, time.Duration(ttl))
+			}
+			if e.fenced {
+				break // a newer load owns the key now: nothing above either
+			}
+			if err != nil {
 				if e.change {
 					// The tier may keep an older value: it owes a delete, and the caller is told.
 					c.oweErr(t, err, []string{e.key}, "", nil)

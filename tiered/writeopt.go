@@ -6,7 +6,8 @@ import "fmt"
 type WriteOption func(*writeConfig)
 
 type writeConfig struct {
-	tags []string
+	tags  []string
+	lease *leaseHold // the hold of the load whose store this is, or nil
 }
 
 // Tags attaches tags to the entry, so that InvalidateTags can remove it together with every other

@@ -52,7 +52,7 @@ func guarded[T any](ctx context.Context, honours bool, fn func(context.Context) 
 		return fn(ctx)
 	}
 	v, err := ctxguard.Call(ctx, func() (T, error) { return fn(ctx) })
-	if err != nil && err == ctx.Err() {
+	if err != nil && (err == ctx.Err() || err == context.DeadlineExceeded) {
 		err = fmt.Errorf("redistier: %w", err)
 	}
 	return v, err
