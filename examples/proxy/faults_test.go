@@ -63,22 +63,7 @@ func TestProxyThroughRedisFaults(t *testing.T) {
 			}
 		}()
 	}
-	phase := func(name string, d time.Duration, fault func() error) {
-		t.Helper()
-		if fault != nil {
-			if err := fault(); err != nil {
-				t.Fatal(err)
-			}
-		}
-		before := requests.Load()
-		time.Sleep(d) // keep the load running through this phase
-		t.Logf("%s: %d requests", name, requests.Load()-before)
-	}
-	phase("warm", 300*time.Millisecond, nil)
-	phase("Redis frozen", 1500*time.Millisecond, srv.Pause)
-	phase("Redis resumed", 500*time.Millisecond, srv.Resume)
-	phase("Redis killed", time.Second, srv.Kill)
-	phase("Redis restarted", 500*time.Millisecond, srv.Restart)
+	redistest.Faults(t, srv, requests.Load)
 
 	// L2 writes resume: new paths are stored in the restarted (empty) Redis.
 	ctx := context.Background()

@@ -273,3 +273,27 @@ func (s *Server) Close() {
 	_ = s.Kill()
 	_ = os.RemoveAll(s.dir)
 }
+
+// Faults puts s through the fault schedule of the adapters' fault tests while their load runs:
+// 300 ms warm, 1.5 s frozen (SIGSTOP), 500 ms resumed, 1 s killed, 500 ms after a restart on the
+// same port. count reports how many operations the load has done so far; each phase logs its
+// share.
+func Faults(tb testing.TB, s *Server, count func() int64) {
+	tb.Helper()
+	phase := func(name string, d time.Duration, fault func() error) {
+		tb.Helper()
+		if fault != nil {
+			if err := fault(); err != nil {
+				tb.Fatal(err)
+			}
+		}
+		before := count()
+		time.Sleep(d) // keep the load running through this phase
+		tb.Logf("%s: %d operations", name, count()-before)
+	}
+	phase("warm", 300*time.Millisecond, nil)
+	phase("Redis frozen", 1500*time.Millisecond, s.Pause)
+	phase("Redis resumed", 500*time.Millisecond, s.Resume)
+	phase("Redis killed", time.Second, s.Kill)
+	phase("Redis restarted", 500*time.Millisecond, s.Restart)
+}

@@ -79,22 +79,7 @@ func TestServerThroughRedisFaults(t *testing.T) {
 			}
 		}()
 	}
-	phase := func(name string, d time.Duration, fault func() error) {
-		t.Helper()
-		if fault != nil {
-			if err := fault(); err != nil {
-				t.Fatal(err)
-			}
-		}
-		before := calls.Load()
-		time.Sleep(d) // keep the load running through this phase
-		t.Logf("%s: %d calls", name, calls.Load()-before)
-	}
-	phase("warm", 300*time.Millisecond, nil)
-	phase("Redis frozen", 1500*time.Millisecond, rs.Pause)
-	phase("Redis resumed", 500*time.Millisecond, rs.Resume)
-	phase("Redis killed", time.Second, rs.Kill)
-	phase("Redis restarted", 500*time.Millisecond, rs.Restart)
+	redistest.Faults(t, rs, calls.Load)
 
 	ctx := context.Background()
 	deadline := time.Now().Add(10 * time.Second)
