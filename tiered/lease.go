@@ -484,3 +484,67 @@ func (c *Cache) putManyLeased(ctx context.Context, owners []*entryWrite, items [
 	}
 	return errors.Join(err, lerr)
 }
+
+// Claim coordinates a load that the caller runs itself, outside [Load] — an HTTP response
+// streamed to its client while it is stored, say — with the other instances, as Load does under
+// a lease (Options.Leases, [Strategy.WithLease]): it reads key in the lease tier and, when the
+// tier holds nothing, takes key's lease or waits for the instance that holds it.
+//
+// stored reports that the lease tier holds an entry for key, already or once its holder stored
+// it: the caller reads key again instead of loading. Otherwise the caller loads and stores the
+// value (with Set), then calls release, which frees the lease at once so that waiting instances
+// need not wait out its TTL. release is never nil; it does nothing when no lease was taken:
+// leases off for s, no tier that keeps leases, a failing lease tier, a wait that reached
+// Options.LeaseWait or ctx's end. A holder that dies costs the others one LeaseTTL.
+func (c *Cache) Claim(ctx context.Context, key string, s Strategy) (release func(), stored bool) {
+	release = func() {}
+	if c == nil || key == "" || c.closed.Load() {
+		return release, false
+	}
+	s, err := c.strategy(s)
+	if err != nil {
+		return release, false
+	}
+	h := c.newLeaseHold(s, key)
+	if h == nil {
+		return release, false
+	}
+	deadline := time.Now().Add(c.lease.wait)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	delay := leasePollMin
+	for pass := 0; ; pass++ {
+		if pass > 0 {
+			if hook := testHookLeaseWait; hook != nil && pass == 1 {
+				hook(h.keys)
+			}
+			wait := time.Until(deadline)
+			if wait <= 0 {
+				c.leaseEvent(ctx, leaseTimedOut, 1)
+				return release, false
+			}
+			t := time.NewTimer(min(wait, delay))
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				t.Stop()
+				return release, false
+			}
+			delay = min(2*delay, leasePollMax)
+		}
+		data, taken, err := c.getOrLease(ctx, h, []int{0})
+		switch {
+		case err != nil:
+			c.leaseEvent(ctx, leaseSkipped, 1)
+			return release, false
+		case taken[0]:
+			return func() { c.releaseLeases(context.WithoutCancel(ctx), h) }, false
+		case data[0] != nil:
+			if pass > 0 {
+				c.leaseEvent(ctx, leaseWaited, 1)
+			}
+			return release, true
+		}
+	}
+}

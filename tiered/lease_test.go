@@ -469,3 +469,61 @@ func TestLeaseLoadMany(t *testing.T) {
 		}
 	}
 }
+
+// TestClaim: a load run outside Load takes the key's lease, another instance waits for it and
+// learns that the value was stored, a released lease is taken by the next claim, and a cache
+// without leases claims nothing.
+func TestClaim(t *testing.T) {
+	ctx := context.Background()
+	srv := redistest.Shared(t)
+	ns := namespace(t)
+	a := newLeaseCache(t, srv.Client(t), ns)
+	b := newLeaseCache(t, srv.Client(t), ns)
+
+	release, stored := a.Claim(ctx, "k", tiered.ShortTerm)
+	if stored {
+		t.Fatal("a cold key was reported stored")
+	}
+	waiting := make(chan struct{})
+	restore := tiered.SetLeaseWaitHook(func([]string) { close(waiting) })
+	waited := make(chan bool)
+	go func() {
+		_, stored := b.Claim(ctx, "k", tiered.ShortTerm)
+		waited <- stored
+	}()
+	<-waiting // b found the lease held and waits for it
+	if err := a.Set(ctx, "k", "v", tiered.ShortTerm); err != nil {
+		t.Fatal(err)
+	}
+	release()
+	if !<-waited {
+		t.Fatal("the waiting instance was not told the value was stored")
+	}
+	restore()
+	if s := b.Stats(); s.LeaseWaits != 1 || a.Stats().LeasesTaken != 1 {
+		t.Fatalf("waits %d on b, taken %d on a", s.LeaseWaits, a.Stats().LeasesTaken)
+	}
+
+	// A holder that stores nothing and releases: the next claim takes the lease at once.
+	release, _ = a.Claim(ctx, "other", tiered.ShortTerm)
+	release()
+	start := time.Now()
+	release, stored = b.Claim(ctx, "other", tiered.ShortTerm)
+	defer release()
+	if stored || b.Stats().LeasesTaken != 1 {
+		t.Fatalf("after a release: stored %v, b took %d leases", stored, b.Stats().LeasesTaken)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Fatalf("the released lease took %v to take", d)
+	}
+
+	// Leases off for the call, or for the cache: nothing is claimed.
+	off := newLeaseCache(t, srv.Client(t), ns, func(o *tiered.Options) { o.Leases = false })
+	release, stored = off.Claim(ctx, "cold", tiered.ShortTerm)
+	release()
+	release, stored2 := a.Claim(ctx, "cold2", tiered.ShortTerm.WithLease(false))
+	release()
+	if stored || stored2 || off.Stats().LeasesTaken != 0 || a.Stats().LeasesTaken != 2 {
+		t.Fatalf("claims without leases took %d and %d", off.Stats().LeasesTaken, a.Stats().LeasesTaken-2)
+	}
+}

@@ -58,7 +58,9 @@ type Options struct {
 	// changes nothing. See [Leaser] for what a lease guarantees.
 	//
 	// Leases cover the loads of a miss: [Load] (and decorate.Func, grpccache, which load through
-	// it) and [LoadMany] (a lease per key; decorate.Batch). Background refreshes and
+	// it), [LoadMany] (a lease per key; decorate.Batch) and loads run outside them through
+	// [Cache.Claim] (httpcache and echocache misses, whose response streams to its client while
+	// it is stored; that store is not fenced). Background refreshes and
 	// stale-if-error reloads, which have a value to serve meanwhile, take none. The read of the
 	// lease tier takes the lease in the same round trip; the holder's store is one fenced write.
 	// Waiters poll the tier (1 ms, doubling up to 8 ms). The lease tier's calls are reported to the

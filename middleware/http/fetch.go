@@ -38,8 +38,28 @@ func (x *exchange) fetch(miss string) {
 			}
 			fl = nil
 		}
+		if leader {
+			// The fleet's lease on the URL (tiered.Options.Leases): one instance asks the
+			// origin, the others serve what it stored.
+			release, stored := c.tc.Claim(x.r.Context(), x.skey, x.rt.Strategy)
+			defer release()
+			if stored && x.useClaimed(fl) {
+				return
+			}
+		}
 	}
 	x.forward(miss, fl)
+}
+
+// useClaimed serves the entry another instance stored while this one waited for its lease, and
+// hands it to this instance's followers. It reports whether the request has been answered.
+func (x *exchange) useClaimed(fl *flight) bool {
+	e, _ := x.c.lookup(x.r.Context(), x.canon, x.skey, x.r.Header)
+	if e == nil || !x.useStored(e, time.Now().UnixNano()) {
+		return false
+	}
+	x.c.flights.release(x.skey, fl, e)
+	return true
 }
 
 // follow waits for the flight another request leads. It reports whether the request has been

@@ -18,8 +18,9 @@ import (
 
 var busSeq atomic.Int64
 
-// instance is one process of a fleet sharing a Redis and an invalidation bus.
-func instance(t *testing.T, ns string) *httpcache.Cache {
+// instance is one process of a fleet sharing a Redis and an invalidation bus; with, when given,
+// adjusts its tiered options.
+func instance(t *testing.T, ns string, with ...func(*tiered.Options)) *httpcache.Cache {
 	t.Helper()
 	rdb := redistest.Shared(t).Client(t)
 	l1, err := ottertier.New(ottertier.Options{})
@@ -35,11 +36,15 @@ func instance(t *testing.T, ns string) *httpcache.Cache {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tc, err := tiered.New(tiered.Options{
+	opts := tiered.Options{
 		Tiers:     []tiered.Tier{{Backend: l1}, {Backend: l2, Timeout: time.Second}},
 		Namespace: ns,
 		Bus:       bus,
-	})
+	}
+	for _, f := range with {
+		f(&opts)
+	}
+	tc, err := tiered.New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
