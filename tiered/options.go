@@ -60,7 +60,7 @@ type Options struct {
 	// Leases cover the loads of a miss: [Load] (and decorate.Func, grpccache, which load through
 	// it), [LoadMany] (a lease per key; decorate.Batch) and loads run outside them through
 	// [Cache.Claim] (httpcache and echocache misses, whose response streams to its client while
-	// it is stored; that store is not fenced). Background refreshes and
+	// it is stored, and grpccache client calls; those stores are not fenced). Background refreshes and
 	// stale-if-error reloads, which have a value to serve meanwhile, take none. The read of the
 	// lease tier takes the lease in the same round trip; the holder's store is one fenced write.
 	// Waiters poll the tier (1 ms, doubling up to 8 ms). The lease tier's calls are reported to the

@@ -150,11 +150,14 @@ func (c *Client) intercept(ctx context.Context, fullMethod string, req, reply an
 		return invoker(ctx, fullMethod, req, reply, cc, opts...)
 	}
 	if mode == modeNormal {
-		e, found, err := tiered.Get[*entry](ctx, c.cache, key)
-		if err == nil && found && e.msg.ProtoReflect().Descriptor() == replyMsg.ProtoReflect().Descriptor() {
-			proto.Reset(replyMsg)
-			proto.Merge(replyMsg, e.msg)
-			fillCallMetadata(opts, e)
+		if c.hit(ctx, key, replyMsg, opts) {
+			return nil
+		}
+		// The fleet's lease on the call (the cache's Options.Leases): one client of the fleet
+		// asks the server, the others answer from what it stored.
+		release, stored := c.cache.Claim(ctx, key, tiered.Strategy{})
+		defer release()
+		if stored && c.hit(ctx, key, replyMsg, opts) {
 			return nil
 		}
 	}
@@ -187,6 +190,18 @@ func (c *Client) intercept(ctx context.Context, fullMethod string, req, reply an
 		c.log.Warn("grpccache: response not fully stored", "method", fullMethod, "error", err)
 	}
 	return nil
+}
+
+// hit answers the call from the cache when it holds a response of the reply's type for key.
+func (c *Client) hit(ctx context.Context, key string, replyMsg proto.Message, opts []grpc.CallOption) bool {
+	e, found, err := tiered.Get[*entry](ctx, c.cache, key)
+	if err != nil || !found || e.msg.ProtoReflect().Descriptor() != replyMsg.ProtoReflect().Descriptor() {
+		return false
+	}
+	proto.Reset(replyMsg)
+	proto.Merge(replyMsg, e.msg)
+	fillCallMetadata(opts, e)
+	return true
 }
 
 // fillCallMetadata gives the caller's grpc.Header and grpc.Trailer options the metadata kept with
