@@ -228,18 +228,9 @@ func (c *Cache) awaitLeases(ctx context.Context, h *leaseHold, idx []int, gens [
 	out = make([]leaseAnswer, len(h.keys))
 	idx = slices.Clone(idx) // filtered in place below; the caller's stays as it was
 	t := c.lease.t
-	deadline := time.Now().Add(c.lease.wait)
-	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
-		deadline = d
-	}
+	poll := c.newLeasePoll(ctx)
+	defer poll.stop()
 	fp := dec.fingerprint(c)
-	delay := leasePollMin
-	var timer *time.Timer
-	defer func() {
-		if timer != nil {
-			timer.Stop()
-		}
-	}()
 	if hook := testHookLeaseWait; hook != nil && !once {
 		keys := make([]string, len(idx))
 		for j, i := range idx {
@@ -251,24 +242,8 @@ func (c *Cache) awaitLeases(ctx context.Context, h *leaseHold, idx []int, gens [
 		if once && pass > 0 {
 			return out, idx
 		}
-		if !once {
-			wait := time.Until(deadline)
-			if wait <= 0 {
-				c.leaseEvent(ctx, leaseTimedOut, len(idx))
-				return out, nil
-			}
-			wait = min(wait, delay)
-			if timer == nil {
-				timer = time.NewTimer(wait)
-			} else {
-				timer.Reset(wait)
-			}
-			select {
-			case <-timer.C:
-			case <-ctx.Done():
-				return out, nil
-			}
-			delay = min(2*delay, leasePollMax)
+		if !once && !poll.wait(ctx, len(idx)) {
+			return out, nil
 		}
 		g := make([]uint64, len(idx))
 		for j, i := range idx {
@@ -509,29 +484,16 @@ func (c *Cache) Claim(ctx context.Context, key string, s Strategy) (release func
 	if h == nil {
 		return release, false
 	}
-	deadline := time.Now().Add(c.lease.wait)
-	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
-		deadline = d
-	}
-	delay := leasePollMin
+	poll := c.newLeasePoll(ctx)
+	defer poll.stop()
 	for pass := 0; ; pass++ {
 		if pass > 0 {
 			if hook := testHookLeaseWait; hook != nil && pass == 1 {
 				hook(h.keys)
 			}
-			wait := time.Until(deadline)
-			if wait <= 0 {
-				c.leaseEvent(ctx, leaseTimedOut, 1)
+			if !poll.wait(ctx, 1) {
 				return release, false
 			}
-			t := time.NewTimer(min(wait, delay))
-			select {
-			case <-t.C:
-			case <-ctx.Done():
-				t.Stop()
-				return release, false
-			}
-			delay = min(2*delay, leasePollMax)
 		}
 		data, taken, err := c.getOrLease(ctx, h, []int{0})
 		switch {
@@ -546,5 +508,51 @@ func (c *Cache) Claim(ctx context.Context, key string, s Strategy) (release func
 			}
 			return release, true
 		}
+	}
+}
+
+// leasePoll paces the polls of a lease another instance holds: the first after leasePollMin,
+// then doubling up to leasePollMax, until Options.LeaseWait (or ctx's deadline) has passed.
+type leasePoll struct {
+	c        *Cache
+	deadline time.Time
+	delay    time.Duration
+	timer    *time.Timer
+}
+
+func (c *Cache) newLeasePoll(ctx context.Context) *leasePoll {
+	p := &leasePoll{c: c, deadline: time.Now().Add(c.lease.wait), delay: leasePollMin}
+	if d, ok := ctx.Deadline(); ok && d.Before(p.deadline) {
+		p.deadline = d
+	}
+	return p
+}
+
+// wait sleeps until the next poll of n keys' leases. It reports false when the wait is over
+// (LeaseWait reached, counted as timed out, or ctx done): the caller then loads without a lease.
+func (p *leasePoll) wait(ctx context.Context, n int) bool {
+	wait := time.Until(p.deadline)
+	if wait <= 0 {
+		p.c.leaseEvent(ctx, leaseTimedOut, n)
+		return false
+	}
+	wait = min(wait, p.delay)
+	if p.timer == nil {
+		p.timer = time.NewTimer(wait)
+	} else {
+		p.timer.Reset(wait)
+	}
+	select {
+	case <-p.timer.C:
+	case <-ctx.Done():
+		return false
+	}
+	p.delay = min(2*p.delay, leasePollMax)
+	return true
+}
+
+func (p *leasePoll) stop() {
+	if p.timer != nil {
+		p.timer.Stop()
 	}
 }
