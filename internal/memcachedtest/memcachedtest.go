@@ -58,19 +58,14 @@ func New(o Options) (*Server, error) {
 		mem = 64
 	}
 	s := &Server{args: append([]string{"-m", strconv.Itoa(mem)}, o.Args...)}
-	var lastErr error
-	for attempt := 0; attempt < 5; attempt++ {
-		port, err := freePort()
-		if err != nil {
-			return nil, err
-		}
-		s.port = port
-		s.addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-		if lastErr = s.start(bin); lastErr == nil {
-			return s, nil
-		}
+	err = proc.OnFreePort(func(port int, addr string) error {
+		s.port, s.addr = port, addr
+		return s.start(bin)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("memcachedtest: could not start memcached: %w", err)
 	}
-	return nil, fmt.Errorf("memcachedtest: could not start memcached: %w", lastErr)
+	return s, nil
 }
 
 // Start starts a server for one test and stops it when the test ends. It fails the test when
@@ -146,15 +141,6 @@ func StopShared() {
 		shared.srv.Close()
 		shared.srv = nil
 	}
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 func (s *Server) start(bin string) error {

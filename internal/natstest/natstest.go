@@ -67,19 +67,14 @@ func New(o Options) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{bin: bin, args: o.Args}
-	var lastErr error
-	for range 5 {
-		port, err := freePort()
-		if err != nil {
-			return nil, err
-		}
-		s.port = port
-		s.addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-		if lastErr = s.start(); lastErr == nil {
-			return s, nil
-		}
+	err = proc.OnFreePort(func(port int, addr string) error {
+		s.port, s.addr = port, addr
+		return s.start()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("natstest: could not start nats-server: %w", err)
 	}
-	return nil, fmt.Errorf("natstest: could not start nats-server: %w", lastErr)
+	return s, nil
 }
 
 // Start starts a server for one test and stops it when the test ends. It fails the test when
@@ -96,15 +91,6 @@ func Start(tb testing.TB, o ...Options) *Server {
 	}
 	tb.Cleanup(s.Close)
 	return s
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 func (s *Server) start() error {

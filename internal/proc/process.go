@@ -3,7 +3,9 @@ package proc
 import (
 	"errors"
 	"fmt"
+	"net"
 	"os/exec"
+	"strconv"
 	"sync"
 	"syscall"
 	"time"
@@ -130,4 +132,23 @@ func (p *Process) take() (*exec.Cmd, <-chan struct{}) {
 	cmd, exited := p.cmd, p.exited
 	p.cmd, p.exited = nil, nil
 	return cmd, exited
+}
+
+// OnFreePort calls launch with a free loopback port and its "127.0.0.1:port" address, and again
+// with another one when it fails (the port may have been taken meanwhile), up to 5 times. It
+// returns the last launch's error.
+func OnFreePort(launch func(port int, addr string) error) error {
+	var err error
+	for range 5 {
+		var l net.Listener
+		if l, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+			return err
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		_ = l.Close()
+		if err = launch(port, net.JoinHostPort("127.0.0.1", strconv.Itoa(port))); err == nil {
+			return nil
+		}
+	}
+	return err
 }

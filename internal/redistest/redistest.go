@@ -9,7 +9,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"strconv"
@@ -56,20 +55,15 @@ func New(o Options) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{args: o.Args, dir: dir}
-	var lastErr error
-	for attempt := 0; attempt < 5; attempt++ {
-		port, err := freePort()
-		if err != nil {
-			return nil, err
-		}
-		s.port = port
-		s.addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-		if lastErr = s.start(bin); lastErr == nil {
-			return s, nil
-		}
+	err = proc.OnFreePort(func(port int, addr string) error {
+		s.port, s.addr = port, addr
+		return s.start(bin)
+	})
+	if err != nil {
+		_ = os.RemoveAll(dir)
+		return nil, fmt.Errorf("redistest: could not start redis-server: %w", err)
 	}
-	_ = os.RemoveAll(dir)
-	return nil, fmt.Errorf("redistest: could not start redis-server: %w", lastErr)
+	return s, nil
 }
 
 // Start starts a server for one test and stops it when the test ends. It fails the test when
@@ -141,15 +135,6 @@ func RunWithoutExit(m *testing.M) int {
 		shared.srv = nil
 	}
 	return code
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 func (s *Server) start(bin string) error {
