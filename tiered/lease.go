@@ -18,8 +18,9 @@ import (
 // A lease is marked with a token unique to one load and expires after its ttl, so a holder that
 // dies costs the others one ttl. Its write is fenced: it lands only while the lease still holds
 // its token, so a holder whose lease expired and was taken by another instance never stores an
-// older value over the newer one. Keys arrive with the cache's namespace. A backend places a
-// key's lease where a multi-key operation on both works (in Redis Cluster, the same hash slot).
+// older value over the newer one; a backend that keeps the lease in the key itself (Redis) also
+// refuses it when the key was set or deleted meanwhile. Keys arrive with the cache's namespace.
+// While a lease is held, the backend's reads of the key report no entry.
 type Leaser interface {
 	// GetOrLease returns, for each key, the entry stored under it; where there is none and no
 	// lease on the key is held, it takes the lease for ttl, marked with token, and reports it in

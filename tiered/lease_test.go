@@ -301,8 +301,44 @@ func TestLeaseFencedWrite(t *testing.T) {
 	}
 }
 
-// TestLeaseInvalidatedDuringLoad: an invalidation that reaches the holder during its load makes
-// its write a no-op, and the instance waiting for it loads anew.
+// TestLeaseSetDuringLoad: a value set by another instance while a holder loads (no bus tells the
+// holder) fences the holder's write: Redis keeps the value set.
+func TestLeaseSetDuringLoad(t *testing.T) {
+	srv := redistest.Shared(t)
+	ns := namespace(t)
+	a := newLeaseCache(t, srv.Client(t), ns)
+	b := newLeaseCache(t, srv.Client(t), ns)
+	ctx := context.Background()
+	release := make(chan struct{})
+	aDone := make(chan string, 1)
+	aLoading := make(chan struct{})
+	go func() {
+		v, _ := tiered.Load(ctx, a, "k", tiered.Default, func(context.Context) (string, error) {
+			close(aLoading)
+			<-release
+			return "loaded", nil
+		})
+		aDone <- v
+	}()
+	<-aLoading
+	if err := b.Set(ctx, "k", "set", tiered.Default); err != nil {
+		t.Fatal(err)
+	}
+	close(release)
+	if v := <-aDone; v != "loaded" {
+		t.Fatalf("a's caller got %q, want what a loaded", v)
+	}
+	if st := a.Stats(); st.LeasesLost != 1 {
+		t.Fatalf("a lost %d leases, want 1", st.LeasesLost)
+	}
+	got, found, err := tiered.Get[string](ctx, newLeaseCache(t, srv.Client(t), ns), "k")
+	if err != nil || !found || got != "set" {
+		t.Fatalf("Redis holds %q (%v, %v), want the value set during the load", got, found, err)
+	}
+}
+
+// TestLeaseInvalidatedDuringLoad: an invalidation during a load frees the key's lease: the
+// instance waiting for it loads anew at once, and the holder's write is a no-op.
 func TestLeaseInvalidatedDuringLoad(t *testing.T) {
 	srv := redistest.Shared(t)
 	ns := busNamespace(t)
@@ -324,23 +360,29 @@ func TestLeaseInvalidatedDuringLoad(t *testing.T) {
 		aDone <- v
 	}()
 	<-aLoading
-	applied := a.Stats().Invalidation.Applied
-	if err := b.Invalidate(ctx, "k"); err != nil {
-		t.Fatal(err)
-	}
-	busEventually(t, 5*time.Second, "a applies the invalidation", func() bool { return a.Stats().Invalidation.Applied > applied })
 	bDone := make(chan string, 1)
 	go func() {
 		v, _ := tiered.Load(ctx, b, "k", tiered.Default, func(context.Context) (string, error) { return "after", nil })
 		bDone <- v
 	}()
 	<-waiting // b waits for a's lease
+	applied := a.Stats().Invalidation.Applied
+	if err := b.Invalidate(ctx, "k"); err != nil {
+		t.Fatal(err)
+	}
+	busEventually(t, 5*time.Second, "a applies the invalidation", func() bool { return a.Stats().Invalidation.Applied > applied })
+	// The invalidation freed the key: b loads anew without waiting for a, still loading.
+	select {
+	case v := <-bDone:
+		if v != "after" {
+			t.Fatalf("b got %q, want a new load", v)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("b still waits for a's lease after the invalidation")
+	}
 	close(release)
 	if v := <-aDone; v != "before" {
 		t.Fatalf("a's caller got %q", v)
-	}
-	if v := <-bDone; v != "after" {
-		t.Fatalf("b got %q, want a new load", v)
 	}
 	got, found, _ := tiered.Get[string](ctx, newLeaseCache(t, srv.Client(t), ns), "k")
 	if !found || got != "after" {

@@ -72,7 +72,7 @@ func (b *Backend) getMany(ctx context.Context, keys []string) ([][]byte, error) 
 			case err == redis.Nil:
 			case err != nil:
 				return nil, fmt.Errorf("redistier: GET: %w", err)
-			default:
+			case !isLease(unsafe.String(unsafe.SliceData(v), len(v))):
 				out[i] = v
 			}
 		}
@@ -97,11 +97,16 @@ func fill(out [][]byte, vals []any, idx []int) error {
 		switch v := v.(type) {
 		case nil:
 		case string:
+			if isLease(v) {
+				continue // a lease marker: no entry yet
+			}
 			// The reply is already a copy of the value that nothing else references; view it
 			// without copying it again. The cache only reads entries.
 			out[j] = unsafe.Slice(unsafe.StringData(v), len(v))
 		case []byte:
-			out[j] = v
+			if !isLease(unsafe.String(unsafe.SliceData(v), len(v))) {
+				out[j] = v
+			}
 		default:
 			return fmt.Errorf("redistier: MGET returned a %T", v)
 		}

@@ -13,100 +13,65 @@ import (
 	"github.com/stratacache/strata/tiered"
 )
 
-// Leases (tiered.Leaser): the lease of a key is a string key beside it holding the holder's token,
-// set with SET NX PX. It lives in the key's hash slot, so that the scripts below, which touch the
-// key and its lease together, run on one node of a Redis Cluster: "{key}#strata.lease", or
-// "key#strata.lease" when key already carries a hash tag.
+// Leases (tiered.Leaser): while a key has no entry, its lease is a marker stored under the key
+// itself — leasePrefix followed by the holder's token — taken with SET NX PX GET, so that the read
+// of a load and the take of its lease are one plain command, and a Cluster never needs a second
+// key in the same slot. Every read of the backend reports a marker as no entry. The holder's
+// write replaces its own marker only (a script compares it first), so a write whose lease expired,
+// or whose key was invalidated or set meanwhile (both remove the marker), stores nothing.
 
 var _ tiered.Leaser = (*Backend)(nil)
 
-// leaseSuffix ends every lease key.
-const leaseSuffix = "#strata.lease"
+// leasePrefix starts every lease marker. No envelope starts with a NUL byte.
+const leasePrefix = "\x00strata.lease\x00"
 
-// errLeaseSlot reports a key whose lease cannot share its Cluster hash slot: it has no hash tag
-// but contains "}", so no wrapping of it in braces hashes like it.
-var errLeaseSlot = fmt.Errorf("redistier: lease of a key with \"}\" and no hash tag on a Cluster: %w", tiered.ErrUnsupported)
+// isLease reports whether v, a value read from Redis, is a lease marker rather than an entry.
+func isLease(v string) bool { return strings.HasPrefix(v, leasePrefix) }
 
-// leaseKey returns the key of key's lease and whether it lies in key's hash slot.
-func leaseKey(key string) (string, bool) {
-	if i := strings.IndexByte(key, '{'); i >= 0 {
-		if j := strings.IndexByte(key[i+1:], '}'); j > 0 {
-			return key + leaseSuffix, true // the hash tag decides both slots
-		}
-	}
-	if strings.IndexByte(key, '}') < 0 {
-		return "{" + key + "}" + leaseSuffix, true
-	}
-	return key + leaseSuffix, false
-}
-
-// leaseKeys returns the lease keys of keys. On a Cluster, a lease that cannot share its key's slot
-// is an error.
-func (b *Backend) leaseKeys(keys []string) ([]string, error) {
-	_, cluster := b.c.(*redis.ClusterClient)
-	out := make([]string, len(keys))
-	for i, k := range keys {
-		lk, same := leaseKey(k)
-		if !same && cluster {
-			return nil, errLeaseSlot
-		}
-		out[i] = lk
-	}
-	return out, nil
-}
-
-// getOrLeaseScript returns the key's entry or, when there is none, takes its lease if it is free:
-// the entry (a string), 1 (taken, or already held with this token) or 0 (held by another).
+// getOrLeaseScript is SET key marker NX PX ms GET for servers older than Redis 7.0, which refuse
+// NX with GET: the entry or marker stored under the key, or nil after taking the lease.
 var getOrLeaseScript = redis.NewScript(`
 local v = redis.call('GET', KEYS[1])
 if v then return v end
-if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
-if redis.call('GET', KEYS[2]) == ARGV[1] then return 1 end
-return 0`)
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return false`)
 
-// setLeasedScript stores the entry only while the lease holds the token, and releases it.
+// setLeasedScript stores the entry only where the key still holds the marker: 1 stored, 0 refused.
 var setLeasedScript = redis.NewScript(`
-if redis.call('GET', KEYS[2]) == ARGV[1] then
+if redis.call('GET', KEYS[1]) == ARGV[1] then
   redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
-  redis.call('DEL', KEYS[2])
   return 1
 end
 return 0`)
 
-// releaseScript deletes the lease only while it holds the token.
+// releaseScript deletes the key only where it still holds the marker.
 var releaseScript = redis.NewScript(`
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0`)
 
-// GetOrLease returns the entry of each key and, where there is none, takes its free lease for ttl
-// with token, in one round trip (one script call per key, pipelined). It implements
-// tiered.Leaser.
+// GetOrLease returns the entry of each key and, where there is none and no lease is held, takes
+// the lease for ttl with token, in one round trip (one SET NX PX GET per key, pipelined). It
+// implements tiered.Leaser.
 func (b *Backend) GetOrLease(ctx context.Context, keys []string, token string, ttl time.Duration) ([][]byte, []bool, error) {
-	lks, err := b.leaseKeys(keys)
-	if err != nil {
-		return nil, nil, err
-	}
-	ms := strconv.FormatInt(max(ttl, minTTL).Milliseconds(), 10)
+	marker := leasePrefix + token
 	type answer struct {
 		data  [][]byte
 		taken []bool
 	}
 	a, err := guarded(ctx, b.honours, func(ctx context.Context) (answer, error) {
-		vals, err := b.scripts(ctx, getOrLeaseScript, len(keys), func(i int) ([]string, []any) {
-			return []string{keys[i], lks[i]}, []any{token, ms}
-		})
+		vals, err := b.setNXGet(ctx, keys, marker, max(ttl, minTTL))
 		if err != nil {
 			return answer{}, fmt.Errorf("redistier: lease: %w", err)
 		}
 		a := answer{data: make([][]byte, len(keys)), taken: make([]bool, len(keys))}
 		for i, v := range vals {
-			switch v := v.(type) {
-			case string:
-				a.data[i] = []byte(v)
-			case int64:
-				a.taken[i] = v == 1
+			switch {
+			case v == nil:
+				a.taken[i] = true // the key was free: its lease is ours
+			case isLease(*v):
+				a.taken[i] = *v == marker // ours already, or another instance's
 			default:
-				return answer{}, fmt.Errorf("redistier: lease: unexpected reply %T", v)
+				a.data[i] = []byte(*v)
 			}
 		}
 		return a, nil
@@ -114,19 +79,60 @@ func (b *Backend) GetOrLease(ctx context.Context, keys []string, token string, t
 	return a.data, a.taken, err
 }
 
-// SetLeased stores data[i] under keys[i] for ttls[i] where keys[i]'s lease still holds token, and
-// releases those leases (one script call per key, pipelined). It implements tiered.Leaser.
+// setNXGet runs SET key marker NX PX ttl GET for each key (pipelined when more than one) and
+// returns each old value, nil where there was none.
+func (b *Backend) setNXGet(ctx context.Context, keys []string, marker string, ttl time.Duration) ([]*string, error) {
+	out := make([]*string, len(keys))
+	if b.oldSet.Load() {
+		ms := strconv.FormatInt(ttl.Milliseconds(), 10)
+		vals, err := b.scripts(ctx, getOrLeaseScript, len(keys), func(i int) ([]string, []any) {
+			return []string{keys[i]}, []any{marker, ms}
+		})
+		for i, v := range vals {
+			if s, ok := v.(string); ok {
+				out[i] = &s
+			}
+		}
+		return out, err
+	}
+	args := redis.SetArgs{Mode: "NX", TTL: ttl, Get: true}
+	cmds := make([]*redis.StatusCmd, len(keys))
+	if len(keys) == 1 {
+		cmds[0] = b.c.SetArgs(ctx, keys[0], marker, args)
+	} else {
+		_, _ = b.c.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for i, k := range keys {
+				cmds[i] = p.SetArgs(ctx, k, marker, args)
+			}
+			return nil
+		})
+	}
+	for i, cmd := range cmds {
+		v, err := cmd.Result()
+		switch {
+		case err == nil:
+			out[i] = &v
+		case errors.Is(err, redis.Nil):
+		case strings.Contains(err.Error(), "syntax error") && !b.oldSet.Swap(true):
+			return b.setNXGet(ctx, keys, marker, ttl) // before Redis 7.0: once more, scripted
+		default:
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// SetLeased stores data[i] under keys[i] for ttls[i] where keys[i] still holds token's lease
+// marker, which the entry replaces (one script call per key, pipelined). It implements
+// tiered.Leaser.
 func (b *Backend) SetLeased(ctx context.Context, keys []string, token string, data [][]byte, ttls []time.Duration) ([]bool, error) {
 	if len(data) != len(keys) || len(ttls) != len(keys) {
 		return nil, fmt.Errorf("redistier: SetLeased: %d keys, %d entries, %d ttls", len(keys), len(data), len(ttls))
 	}
-	lks, err := b.leaseKeys(keys)
-	if err != nil {
-		return nil, err
-	}
+	marker := leasePrefix + token
 	return guarded(ctx, b.honours, func(ctx context.Context) ([]bool, error) {
 		vals, err := b.scripts(ctx, setLeasedScript, len(keys), func(i int) ([]string, []any) {
-			return []string{keys[i], lks[i]}, []any{token, data[i], max(ttls[i], minTTL).Milliseconds()}
+			return []string{keys[i]}, []any{marker, data[i], max(ttls[i], minTTL).Milliseconds()}
 		})
 		if err != nil {
 			return nil, fmt.Errorf("redistier: leased SET: %w", err)
@@ -140,15 +146,13 @@ func (b *Backend) SetLeased(ctx context.Context, keys []string, token string, da
 	})
 }
 
-// ReleaseLeases releases the leases of keys that still hold token. It implements tiered.Leaser.
+// ReleaseLeases removes the lease markers of keys that still hold token. It implements
+// tiered.Leaser.
 func (b *Backend) ReleaseLeases(ctx context.Context, keys []string, token string) error {
-	lks, err := b.leaseKeys(keys)
-	if err != nil {
-		return err
-	}
+	marker := leasePrefix + token
 	return guard(ctx, b.honours, func(ctx context.Context) error {
 		_, err := b.scripts(ctx, releaseScript, len(keys), func(i int) ([]string, []any) {
-			return []string{lks[i]}, []any{token}
+			return []string{keys[i]}, []any{marker}
 		})
 		if err != nil {
 			return fmt.Errorf("redistier: lease release: %w", err)
@@ -158,7 +162,7 @@ func (b *Backend) ReleaseLeases(ctx context.Context, keys []string, token string
 }
 
 // scripts runs s n times, with the keys and arguments of call i, and returns the replies in
-// order: one call directly, more in one pipeline (which a Cluster client splits by node). The
+// order (nil for a nil reply): one call directly, more in one pipeline (which a Cluster client splits by node). The
 // calls that find the script missing from a node's cache (and only those: the others ran) run
 // again with the script's text.
 func (b *Backend) scripts(ctx context.Context, s *redis.Script, n int, args func(i int) ([]string, []any)) ([]any, error) {
@@ -166,6 +170,9 @@ func (b *Backend) scripts(ctx context.Context, s *redis.Script, n int, args func
 	if n == 1 {
 		keys, argv := args(0)
 		v, err := s.Run(ctx, b.c, keys, argv...).Result()
+		if errors.Is(err, redis.Nil) {
+			return out, nil // a nil reply
+		}
 		out[0] = v
 		return out, err
 	}
@@ -192,6 +199,7 @@ func (b *Backend) scripts(ctx context.Context, s *redis.Script, n int, args func
 			switch {
 			case err == nil:
 				out[i] = cmds[j].Val()
+			case errors.Is(err, redis.Nil): // a nil reply
 			case !evalText && redis.HasErrorPrefix(err, "NOSCRIPT"):
 				missing = append(missing, i)
 			default:

@@ -17,7 +17,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -36,6 +38,9 @@ type Backend struct {
 	c       redis.UniversalClient
 	name    string
 	honours bool
+	// oldSet is set once the server refused SET with both NX and GET (before Redis 7.0):
+	// leases are then taken by a script.
+	oldSet atomic.Bool
 }
 
 // New builds a Backend on client. The client stays the caller's to close.
@@ -65,6 +70,9 @@ func (b *Backend) get(ctx context.Context, key string) ([]byte, bool, error) {
 	}
 	if err != nil {
 		return nil, false, fmt.Errorf("redistier: GET: %w", err)
+	}
+	if isLease(unsafe.String(unsafe.SliceData(v), len(v))) {
+		return nil, false, nil // a load elsewhere holds the key's lease: no entry yet
 	}
 	return v, true, nil
 }
