@@ -64,17 +64,19 @@ func (b *Backend) Client() redis.UniversalClient { return b.c }
 
 // get is Get without the guard (see guard).
 func (b *Backend) get(ctx context.Context, key string) ([]byte, bool, error) {
-	v, err := b.c.Get(ctx, key).Bytes()
+	v, err := b.c.Get(ctx, key).Result()
 	if err == redis.Nil {
 		return nil, false, nil
 	}
 	if err != nil {
 		return nil, false, fmt.Errorf("redistier: GET: %w", err)
 	}
-	if isLease(unsafe.String(unsafe.SliceData(v), len(v))) {
+	if isLease(v) {
 		return nil, false, nil // a load elsewhere holds the key's lease: no entry yet
 	}
-	return v, true, nil
+	// The reply is a copy of the value that nothing else references: view it without copying it
+	// again. The cache only reads entries.
+	return unsafe.Slice(unsafe.StringData(v), len(v)), true, nil
 }
 
 // set is Set without the guard (see guard).
